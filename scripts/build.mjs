@@ -1,0 +1,39 @@
+// Bundles the Worker (for miniflare and tests) and the shipper CLI (for `npx faultline`) into dist/.
+// Runs on `npm ci` (prepare) and before tests; wrangler does its own bundling for deploys.
+
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const started = performance.now();
+
+await Promise.all([
+  build({
+    absWorkingDir: root,
+    entryPoints: ["functions/index.ts"],
+    outfile: "dist/worker.mjs",
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["browser", "module", "main"],
+    external: ["cloudflare:*", "node:*"],
+    alias: { "@aws-sdk/xml-builder": "./node_modules/@aws-sdk/xml-builder/dist-cjs/index.js" },
+    sourcemap: "linked",
+    logLevel: "warning",
+  }),
+  build({
+    absWorkingDir: root,
+    entryPoints: ["shipper/cli.ts"],
+    outfile: "dist/faultline.mjs",
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    packages: "external",
+    sourcemap: "linked",
+    logLevel: "warning",
+  }),
+]);
+console.log(`faultline: built dist/ in ${Math.round(performance.now() - started)} ms`);
