@@ -1,0 +1,75 @@
+/**
+ * Parser throughput: MB/s per parser on at least 50 MB of generated input, and the ratio to a baseline
+ * run on the same bytes in the same process (decode the buffer, split it into lines, touch each line).
+ * Both sides include the UTF-8 decode, since parsers receive text decoded from the bundle.
+ */
+import { readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { ParserBench } from "./types.js";
+
+export interface ParserResult {
+  mbPerSec: number;
+  baselineMbPerSec: number;
+  baselineRatio: number;
+  inputMb: number;
+}
+
+const MB = 1024 * 1024;
+
+function best(runs: number, fn: () => void): number {
+  let min = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < runs; i++) {
+    globalThis.gc?.();
+    const t0 = performance.now();
+    fn();
+    min = Math.min(min, performance.now() - t0);
+  }
+  return min;
+}
+
+let sink = 0;
+
+function baseline(buf: Buffer): void {
+  const lines = buf.toString("utf8").split("\n");
+  for (const line of lines) sink += line.length;
+}
+
+/** Loads every bench/parsers/*.ts module and runs its benches (optionally only names in `only`). */
+export async function runParserBenches(opts: { targetBytes: number; runs: number; only?: string[] }) {
+  const dir = fileURLToPath(new URL("./parsers/", import.meta.url));
+  const results: Record<string, ParserResult> = {};
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith(".ts"))
+    .sort()) {
+    const mod = (await import(new URL(`./parsers/${file}`, import.meta.url).href)) as {
+      benches?: ParserBench[];
+    };
+    for (const b of mod.benches ?? []) {
+      if (opts.only && !opts.only.includes(b.name)) continue;
+      const buf = Buffer.from(b.generate(opts.targetBytes), "utf8");
+      const inputMb = buf.length / MB;
+      const baseMs = best(opts.runs, () => baseline(buf));
+      let kept: unknown;
+      const parseMs = best(opts.runs, () => {
+        kept = b.parse(buf.toString("utf8"));
+      });
+      if (kept === undefined) sink++;
+      const mbPerSec = inputMb / (parseMs / 1000);
+      const baselineMbPerSec = inputMb / (baseMs / 1000);
+      results[b.name] = {
+        mbPerSec: round(mbPerSec),
+        baselineMbPerSec: round(baselineMbPerSec),
+        baselineRatio: round(mbPerSec / baselineMbPerSec, 2),
+        inputMb: round(inputMb),
+      };
+    }
+  }
+  return results;
+}
+
+function round(n: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+export const _sink = () => sink;
