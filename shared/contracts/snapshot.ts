@@ -131,7 +131,10 @@ export const SnapshotBundle = z.object({
     /** Evidence the shipper knows it could not read completely (entry cap hit, namespaces it could not enter). */
     gaps: z.array(z.string()).default([]),
   }),
-  /** Raw evidence keyed by path relative to the root, without a leading slash (`sys/block/vda`). */
+  /**
+   * Raw evidence keyed by path relative to the root, without a leading slash (`sys/block/vda`);
+   * directory listings are keyed with a trailing slash (`sys/block/`).
+   */
   evidence: z.record(z.string(), EvidenceEntry),
 });
 export type SnapshotBundle = z.infer<typeof SnapshotBundle>;

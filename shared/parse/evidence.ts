@@ -55,7 +55,7 @@ export class EvidenceReader {
 
   /** True when the file was cut by the shipper's size cap. */
   capped(path: string): boolean {
-    const e = this.evidence[path];
+    const e = this.evidence[path] ?? this.evidence[dirKey(path)];
     return (e?.kind === "file" || e?.kind === "dir") && e.capped === true;
   }
 
@@ -65,15 +65,18 @@ export class EvidenceReader {
     return e?.kind === "link" ? e.target : undefined;
   }
 
-  /** Directory listing, or undefined when the directory was not listed. */
+  /**
+   * Directory listing, or undefined when the directory was not listed. Listings are keyed with a
+   * trailing slash (`sys/class/nvme/nvme2/`) because the same path is often also a symlink.
+   */
   list(path: string): readonly string[] | undefined {
-    const e = this.evidence[path];
+    const e = this.evidence[dirKey(path)];
     return e?.kind === "dir" ? e.names : undefined;
   }
 
   /** Why `path` has no usable evidence of the wanted kind; undefined when it has. */
   unreadable(path: string, want: "file" | "link" | "dir"): Unreadable | undefined {
-    const e = this.evidence[path];
+    const e = this.evidence[want === "dir" ? dirKey(path) : path];
     if (!e) return { reason: "absent" };
     if (e.kind === want) return undefined;
     if (e.kind === "error") return { reason: "error", code: e.code, message: e.message };
@@ -91,4 +94,9 @@ export class EvidenceReader {
 export function basename(target: string): string {
   const t = target.endsWith("/") ? target.slice(0, -1) : target;
   return t.slice(t.lastIndexOf("/") + 1);
+}
+
+/** The evidence key of a directory listing: the path with one trailing slash. */
+export function dirKey(path: string): string {
+  return path.endsWith("/") ? path : `${path}/`;
 }
