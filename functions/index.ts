@@ -1,18 +1,26 @@
 /** The Worker: one default export wiring HTTP, queue consumers and cron jobs to the domain in shared/. */
-import { Hono } from "hono";
+import type { Env } from "./env.js";
+import { createApp } from "./http/app.js";
+import { consumeSnapshotDeadLetters, consumeSnapshots } from "./queues/snapshots.js";
 
-export interface Env {
-  SNAPSHOTS: R2Bucket;
-  DB: D1Database;
-  SNAPSHOT_QUEUE: Queue;
-  ALERT_QUEUE: Queue;
-  FAULTLINE_ENV?: string;
-}
+export type { Env } from "./env.js";
 
-const app = new Hono<{ Bindings: Env }>();
+const app = createApp();
 
-app.get("/healthz", (c) => c.json({ status: "ok" }));
+const consumers: Record<string, (batch: MessageBatch<unknown>, env: Env) => Promise<void>> = {
+  snapshots: consumeSnapshots,
+  "snapshots-dlq": consumeSnapshotDeadLetters,
+};
 
 export default {
   fetch: app.fetch,
+  async queue(batch, env) {
+    const consume = consumers[batch.queue];
+    if (!consume) {
+      console.error(JSON.stringify({ msg: "no consumer for queue", queue: batch.queue }));
+      batch.retryAll();
+      return;
+    }
+    await consume(batch, env);
+  },
 } satisfies ExportedHandler<Env>;

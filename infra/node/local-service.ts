@@ -6,6 +6,7 @@ import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Miniflare, type MiniflareOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { applyMigrations } from "./migrations.js";
 
 export interface LocalServiceOptions {
   /** Where R2, D1 and queue state persist; omit for in-memory (tests). */
@@ -19,11 +20,15 @@ export interface LocalServiceOptions {
   queueBatchTimeout?: number;
   /** Repository root (where wrangler.toml and dist/ live). */
   repoRoot?: string;
+  /** Drop the Worker's stdout (its one JSON log line per request/batch); stderr is always kept. */
+  quiet?: boolean;
 }
 
 export interface LocalService {
   url: URL;
   mf: Miniflare;
+  /** Migrations applied at start (empty when the state was already current). */
+  migrations: string[];
   dispose(): Promise<void>;
 }
 
@@ -51,6 +56,14 @@ export function localServiceOptions(opts: LocalServiceOptions = {}): MiniflareOp
     d1Databases: workerOptions.d1Databases,
     queueProducers: workerOptions.queueProducers,
     queueConsumers,
+    ...(opts.quiet
+      ? {
+          handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
+            stdout.resume();
+            stderr.pipe(process.stderr);
+          },
+        }
+      : {}),
     host: opts.host ?? "127.0.0.1",
     port: opts.port ?? 0,
     ...(persist
@@ -64,9 +77,19 @@ export function localServiceOptions(opts: LocalServiceOptions = {}): MiniflareOp
   } as MiniflareOptions;
 }
 
-/** Starts the Worker on miniflare and waits until it answers. */
+/** Starts the Worker on miniflare, applies pending D1 migrations, and waits until it answers. */
 export async function startLocalService(opts: LocalServiceOptions = {}): Promise<LocalService> {
+  const repoRoot = resolve(opts.repoRoot ?? ".");
   const mf = new Miniflare(localServiceOptions(opts));
-  const url = await mf.ready;
-  return { url, mf, dispose: () => mf.dispose() };
+  try {
+    const url = await mf.ready;
+    const migrations = await applyMigrations(
+      await mf.getD1Database("DB"),
+      join(repoRoot, "infra/migrations"),
+    );
+    return { url, mf, migrations, dispose: () => mf.dispose() };
+  } catch (err) {
+    await mf.dispose();
+    throw err;
+  }
 }

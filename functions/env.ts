@@ -1,0 +1,19 @@
+/** Worker bindings and variables (wrangler.toml; secrets via `wrangler secret put`). */
+export interface Env {
+  SNAPSHOTS: R2Bucket;
+  DB: D1Database;
+  SNAPSHOT_QUEUE: Queue;
+  ALERT_QUEUE: Queue;
+  FAULTLINE_ENV?: string;
+  /** Accepted with every scope when set (local mode always sets one). */
+  FAULTLINE_ADMIN_TOKEN?: string;
+  /** "on" when the R2 bucket notifies the snapshots queue itself; ingest then does not enqueue. */
+  FAULTLINE_R2_NOTIFICATIONS?: string;
+  /** Control-plane SQS feed (drained by cron). */
+  SQS_QUEUE_URL?: string;
+  SQS_REGION?: string;
+  SQS_ENDPOINT?: string;
+  SQS_PROTOCOL?: string;
+  AWS_ACCESS_KEY_ID?: string;
+  AWS_SECRET_ACCESS_KEY?: string;
+}

@@ -1,0 +1,133 @@
+/**
+ * Control-plane events from HTTP (JSON array or NDJSON) and SQS (one event or an array per message).
+ * Every event is validated on its own: one bad line never blocks the others, and each gets a verdict.
+ */
+import { type ControlPlaneEvent, NormalizedEvent } from "../contracts/events.js";
+import { insertEvents } from "../db/events.js";
+import { recordIngestError } from "../db/ingest.js";
+import type { Db } from "../db/types.js";
+
+export const MAX_EVENTS_PER_REQUEST = 5000;
+
+export type EventVerdict =
+  | { index: number; id: string; status: "accepted" | "duplicate" }
+  | { index: number; id: string | null; status: "rejected"; reason: string };
+
+export interface EventBatchResult {
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  results: EventVerdict[];
+  /** Hosts that received new events: their correlation is re-decided. */
+  hosts: string[];
+}
+
+/** Splits a request body into candidate events: a JSON array, one object, or NDJSON lines. */
+export function splitEventBody(
+  text: string,
+  ndjson: boolean,
+): { items: { index: number; value: unknown; error?: string }[] } {
+  const trimmed = text.trim();
+  if (!ndjson && (trimmed.startsWith("[") || trimmed.startsWith("{"))) {
+    try {
+      const v: unknown = JSON.parse(trimmed);
+      return { items: (Array.isArray(v) ? v : [v]).map((value, index) => ({ index, value })) };
+    } catch (err) {
+      if (trimmed.startsWith("["))
+        return {
+          items: [{ index: 0, value: undefined, error: `body is not JSON: ${(err as Error).message}` }],
+        };
+      // A body of several objects on separate lines without the NDJSON content type: read it as NDJSON.
+    }
+  }
+  const items: { index: number; value: unknown; error?: string }[] = [];
+  let index = 0;
+  for (const line of text.split("\n")) {
+    const l = line.trim();
+    if (!l) continue;
+    try {
+      items.push({ index, value: JSON.parse(l) });
+    } catch (err) {
+      items.push({
+        index,
+        value: undefined,
+        error: `line ${index + 1} is not JSON: ${(err as Error).message}`,
+      });
+    }
+    index++;
+  }
+  return { items };
+}
+
+/** Validates and stores events; duplicates (same id) change nothing. */
+export async function acceptEvents(args: {
+  items: readonly { index: number; value: unknown; error?: string }[];
+  via: "http" | "sqs";
+  db: Db;
+  nowMs: number;
+}): Promise<EventBatchResult> {
+  const valid: { index: number; event: ControlPlaneEvent }[] = [];
+  const results: EventVerdict[] = [];
+  const errors: Parameters<typeof recordIngestError>[1][] = [];
+  const seen = new Set<string>();
+  for (const item of args.items) {
+    const id = idOf(item.value);
+    if (item.error) {
+      results.push({ index: item.index, id, status: "rejected", reason: item.error });
+      continue;
+    }
+    const r = NormalizedEvent.safeParse(item.value);
+    if (!r.success) {
+      const reason = r.error.issues.map((i) => `${i.path.join(".") || "event"}: ${i.message}`).join("; ");
+      results.push({ index: item.index, id, status: "rejected", reason });
+      continue;
+    }
+    if (seen.has(r.data.id)) {
+      results.push({ index: item.index, id: r.data.id, status: "duplicate" });
+      continue;
+    }
+    seen.add(r.data.id);
+    valid.push({ index: item.index, event: r.data });
+  }
+  for (const v of results) {
+    if (v.status === "rejected") {
+      errors.push({
+        kind: "event",
+        ref: v.id ?? `item ${v.index}`,
+        code: "invalid_event",
+        message: v.reason,
+        atMs: args.nowMs,
+      });
+    }
+  }
+
+  const inserted = await insertEvents(args.db, {
+    events: valid.map((v) => v.event),
+    via: args.via,
+    nowMs: args.nowMs,
+  });
+  const hosts = new Set<string>();
+  for (const v of valid) {
+    const fresh = inserted.has(v.event.id);
+    if (fresh) hosts.add(v.event.instanceId);
+    results.push({ index: v.index, id: v.event.id, status: fresh ? "accepted" : "duplicate" });
+  }
+  if (errors.length) {
+    const stmts = errors.map((e) => recordIngestError(args.db, e));
+    const [first, ...rest] = stmts;
+    if (first) await args.db.batch([first, ...rest]);
+  }
+  results.sort((a, b) => a.index - b.index);
+  return {
+    accepted: results.filter((r) => r.status === "accepted").length,
+    duplicates: results.filter((r) => r.status === "duplicate").length,
+    rejected: results.filter((r) => r.status === "rejected").length,
+    results,
+    hosts: [...hosts],
+  };
+}
+
+function idOf(v: unknown): string | null {
+  if (v && typeof v === "object" && "id" in v && typeof v.id === "string") return v.id;
+  return null;
+}

@@ -1,0 +1,147 @@
+/**
+ * The snapshots-queue consumer's work for one object: read it, gunzip with a limit, validate, analyse,
+ * store what changed, and record the snapshot's status. Non-retryable problems are recorded and
+ * acknowledged (the raw object stays); storage failures throw so the queue retries.
+ */
+import { CREATE_ACTIONS, type ObjectNotification } from "../contracts/queue.js";
+import {
+  parseSnapshotKey,
+  SNAPSHOT_LIMITS,
+  SNAPSHOT_SCHEMA_VERSION,
+  SnapshotBundle,
+} from "../contracts/snapshot.js";
+import { upsertHostFromSnapshot } from "../db/hosts.js";
+import { findSnapshot, markSnapshot, recordIngestError, recordReceived } from "../db/ingest.js";
+import type { Db } from "../db/types.js";
+import { analyzeSnapshot } from "./analyze.js";
+import type { Codec, ObjectStore } from "./ports.js";
+
+export type ProcessOutcome =
+  | { kind: "parsed"; key: string; hostId: string; issueCount: number }
+  | { kind: "duplicate"; key: string }
+  | { kind: "rejected"; key: string; code: string; message: string }
+  | { kind: "ignored"; key: string; reason: string };
+
+const decoder = new TextDecoder();
+
+/** Where a snapshot key starts: objects may sit under a prefix (`s3://bucket/prefix`). */
+export function snapshotKeyOf(objectKey: string): ReturnType<typeof parseSnapshotKey> {
+  const at = objectKey.startsWith("snapshots/") ? 0 : objectKey.indexOf("/snapshots/") + 1;
+  return at < 0 ? null : parseSnapshotKey(objectKey.slice(at));
+}
+
+/** Processes one object notification; idempotent by object key. */
+export async function processSnapshotNotification(args: {
+  note: ObjectNotification;
+  db: Db;
+  store: ObjectStore;
+  codec: Codec;
+  nowMs: number;
+  reprocess?: boolean;
+}): Promise<ProcessOutcome> {
+  const { note, db, store, codec, nowMs } = args;
+  const key = note.object.key;
+  if (!CREATE_ACTIONS.has(note.action)) return { kind: "ignored", key, reason: `action ${note.action}` };
+  const id = snapshotKeyOf(key);
+  if (!id) return { kind: "ignored", key, reason: "not a snapshot key" };
+
+  const known = await findSnapshot(db, key);
+  if (known && !args.reprocess && (known.status === "parsed" || known.status === "rejected")) {
+    return { kind: "duplicate", key };
+  }
+
+  const obj = await store.get(key);
+  if (!obj) {
+    // Deleted after the notification (or a notification for another bucket): nothing to keep.
+    await recordIngestError(db, {
+      kind: "snapshot",
+      ref: key,
+      hostId: id.hostId,
+      code: "object_missing",
+      message: "the object named by the notification does not exist",
+      atMs: nowMs,
+    });
+    return { kind: "ignored", key, reason: "object missing" };
+  }
+  if (!known) {
+    // Uploaded straight to object storage (S3 path): the notification is the first we hear of it.
+    await recordReceived(db, {
+      key,
+      hostId: id.hostId,
+      sha256: id.sha256,
+      capturedAtMs: id.capturedAtMs,
+      receivedAtMs: nowMs,
+      bytes: obj.bytes.byteLength,
+      source: "snapshot",
+    });
+  }
+
+  const reject = async (code: string, message: string): Promise<ProcessOutcome> => {
+    await db.batch([
+      markSnapshot(db, {
+        key,
+        status: "rejected",
+        nowMs,
+        reasonCode: code,
+        reason: message,
+        force: args.reprocess === true,
+      }),
+      recordIngestError(db, { kind: "snapshot", ref: key, hostId: id.hostId, code, message, atMs: nowMs }),
+    ]);
+    return { kind: "rejected", key, code, message };
+  };
+
+  if (obj.bytes.byteLength > SNAPSHOT_LIMITS.maxCompressedBytes) {
+    return reject(
+      "too_large",
+      `object is ${obj.bytes.byteLength} bytes; the limit is ${SNAPSHOT_LIMITS.maxCompressedBytes}`,
+    );
+  }
+  const raw = await codec.gunzip(obj.bytes, SNAPSHOT_LIMITS.maxDecompressedBytes);
+  if (!raw.ok) return reject(raw.reason === "too_large" ? "too_large" : "corrupt_gzip", raw.message);
+  let json: unknown;
+  try {
+    json = JSON.parse(decoder.decode(raw.bytes));
+  } catch (err) {
+    return reject("invalid_json", `bundle is not JSON: ${(err as Error).message}`);
+  }
+  const version = (json as { schemaVersion?: unknown } | null)?.schemaVersion;
+  if (version !== SNAPSHOT_SCHEMA_VERSION) {
+    return reject(
+      "unsupported_schema_version",
+      `schemaVersion ${JSON.stringify(version)} is not supported (this service reads ${SNAPSHOT_SCHEMA_VERSION})`,
+    );
+  }
+  const parsed = SnapshotBundle.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join(".")}: ${i.message}`);
+    return reject("invalid_bundle", `bundle does not match schemaVersion 1: ${issues.join("; ")}`);
+  }
+  const bundle = parsed.data;
+  if (bundle.hostId !== id.hostId) {
+    return reject("host_mismatch", `bundle hostId '${bundle.hostId}' differs from the key's '${id.hostId}'`);
+  }
+
+  const analysis = analyzeSnapshot({ bundle, key });
+  await db.batch([
+    upsertHostFromSnapshot(db, {
+      hostId: bundle.hostId,
+      capturedAtMs: bundle.capture.startedAtMs,
+      snapshotKey: key,
+      hostname: bundle.capture.hostname,
+      kernelRelease: bundle.capture.kernelRelease,
+      bootId: bundle.capture.bootId,
+      labels: bundle.labels,
+      diskDrivers: analysis.diskDrivers,
+      viewSummary: analysis.summary,
+    }),
+    markSnapshot(db, {
+      key,
+      status: "parsed",
+      nowMs,
+      issueCount: analysis.issueCount,
+      force: args.reprocess === true,
+    }),
+  ]);
+  return { kind: "parsed", key, hostId: bundle.hostId, issueCount: analysis.issueCount };
+}

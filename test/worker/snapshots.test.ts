@@ -1,0 +1,186 @@
+import { request } from "node:http";
+import { gzipSync } from "node:zlib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { gzipBundle, keyOf, makeBundle } from "../support/bundles.js";
+import { ADMIN_TOKEN, startTestService, type TestService } from "../support/service.js";
+
+let svc: TestService;
+beforeAll(async () => {
+  svc = await startTestService();
+});
+afterAll(async () => {
+  await svc?.dispose();
+});
+
+type Json = Record<string, unknown>;
+
+async function post(body: Uint8Array, token?: string, headers: Record<string, string> = {}) {
+  const res = await svc.call("/v1/snapshots", {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json", "content-encoding": "gzip", ...headers },
+    ...(token ? { token } : {}),
+  });
+  return { status: res.status, body: (await res.json()) as Json };
+}
+
+async function issueToken(scopes: string[], hostId: string | null) {
+  const res = await svc.call("/v1/tokens", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name: "t", scopes, hostId }),
+  });
+  return ((await res.json()) as { token: string }).token;
+}
+
+async function snapshotStatus(hostId: string) {
+  const res = await svc.call(`/v1/hosts/${hostId}`);
+  if (res.status !== 200) return undefined;
+  return (await res.json()) as {
+    timeline: { key: string; status: string }[];
+    kernelRelease: string;
+    labels: Json;
+  };
+}
+
+describe("POST /v1/snapshots", () => {
+  it("stores, queues and parses a bundle; GET /v1/hosts shows the host", async () => {
+    const bundle = makeBundle({ hostId: "i-ingest-1", labels: { zone: "cn-hangzhou-k" } });
+    const { body, sha256 } = gzipBundle(bundle);
+    expect((await svc.call("/v1/hosts/i-ingest-1")).status).toBe(404);
+
+    const res = await post(body, undefined, { "x-faultline-sha256": sha256 });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect(res.body).toEqual({ key: keyOf(bundle, sha256), sha256, status: "accepted" });
+
+    const host = await svc.eventually(async () => {
+      const h = await snapshotStatus("i-ingest-1");
+      return h?.timeline[0]?.status === "parsed" ? h : undefined;
+    });
+    expect(host.kernelRelease).toBe("5.10.134-16.al8.x86_64");
+    expect(host.labels).toEqual({ zone: "cn-hangzhou-k" });
+
+    const bucket = await svc.mf.getR2Bucket("SNAPSHOTS");
+    const obj = await bucket.get(keyOf(bundle, sha256));
+    expect(Buffer.from(await (obj as NonNullable<typeof obj>).arrayBuffer()).equals(body)).toBe(true);
+  });
+
+  it("treats the same bundle shipped twice as one snapshot", async () => {
+    const bundle = makeBundle({ hostId: "i-ingest-dup" });
+    const { body } = gzipBundle(bundle);
+    expect((await post(body)).status).toBe(201);
+    const again = await post(body);
+    expect(again.status).toBe(200);
+    expect(again.body.status).toBe("duplicate");
+    const host = await svc.eventually(async () => {
+      const h = await snapshotStatus("i-ingest-dup");
+      return h?.timeline[0]?.status === "parsed" ? h : undefined;
+    });
+    expect(host.timeline).toHaveLength(1);
+  });
+
+  it("accepts an uncompressed JSON bundle and stores it gzipped", async () => {
+    const bundle = makeBundle({ hostId: "i-ingest-plain" });
+    const res = await svc.call("/v1/snapshots", {
+      method: "POST",
+      body: JSON.stringify(bundle),
+      headers: { "content-type": "application/json" },
+    });
+    const body = (await res.json()) as { key: string };
+    expect(res.status, JSON.stringify(body)).toBe(201);
+    const obj = await (await svc.mf.getR2Bucket("SNAPSHOTS")).get(body.key);
+    const bytes = new Uint8Array(await (obj as NonNullable<typeof obj>).arrayBuffer());
+    expect([bytes[0], bytes[1]]).toEqual([0x1f, 0x8b]);
+  });
+
+  it.each([
+    [
+      "a truncated gzip stream",
+      () => gzipBundle(makeBundle({ hostId: "i-bad" })).body.subarray(0, 40),
+      "corrupt_gzip",
+      400,
+    ],
+    ["a gzip bomb", () => gzipSync(Buffer.alloc(80 * 1024 * 1024, 0x20)), "too_large", 413],
+    [
+      "a wrong schema version",
+      () => gzipBundle({ ...makeBundle({ hostId: "i-bad" }), schemaVersion: 99 }).body,
+      "unsupported_schema_version",
+      400,
+    ],
+    ["JSON that is not a bundle", () => gzipSync(Buffer.from('{"hello":"world"}')), "invalid_bundle", 400],
+    ["bytes that are not JSON", () => gzipSync(Buffer.from("not json at all")), "invalid_json", 400],
+  ])("rejects %s with a reason, records it and keeps the raw body", async (_name, make, code, status) => {
+    const res = await post(make());
+    expect(res.status, JSON.stringify(res.body)).toBe(status);
+    const err = res.body.error as { code: string; message: string; details: { storedAs: string } };
+    expect(err.message.length).toBeGreaterThan(10);
+    const kept = await (await svc.mf.getR2Bucket("SNAPSHOTS")).head(err.details.storedAs);
+    expect(kept, "raw body kept").not.toBeNull();
+    const errors = (await (await svc.call("/v1/ingest/errors?kind=snapshot")).json()) as {
+      errors: { ref: string; code: string }[];
+    };
+    expect(errors.errors.find((e) => e.ref === err.details.storedAs)?.code).toBe(code);
+  });
+
+  it("refuses a body whose declared length is over the compressed size limit before reading it", async () => {
+    // fetch cannot declare a length it does not send, so speak HTTP/1.1 directly.
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(new URL("/v1/snapshots", svc.url), {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-length": String(9 * 1024 * 1024) },
+      });
+      req.on("response", (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+        req.destroy();
+      });
+      req.on("error", reject);
+      req.write(Buffer.alloc(1024));
+    });
+    expect(status).toBe(413);
+  });
+
+  it("lets a host-bound ingest token write only its own host", async () => {
+    const token = await issueToken(["ingest"], "i-bound-1");
+    expect((await post(gzipBundle(makeBundle({ hostId: "i-bound-1" })).body, token)).status).toBe(201);
+    const other = await post(gzipBundle(makeBundle({ hostId: "i-bound-2" })).body, token);
+    expect(other.status).toBe(403);
+    expect((other.body.error as { code: string }).code).toBe("forbidden");
+  });
+});
+
+describe("snapshots consumer", () => {
+  it("rejects an object uploaded straight to storage whose body names another host, keeping it", async () => {
+    const bundle = makeBundle({ hostId: "i-claimed" });
+    const { body, sha256 } = gzipBundle({ ...bundle, hostId: "i-actual" });
+    const key = keyOf(bundle, sha256);
+    await (await svc.mf.getR2Bucket("SNAPSHOTS")).put(key, new Uint8Array(body));
+    const queue = await svc.mf.getQueueProducer("SNAPSHOT_QUEUE");
+    await queue.send({
+      action: "PutObject",
+      bucket: "faultline-snapshots",
+      object: { key, size: body.length },
+    });
+    const err = await svc.eventually(async () => {
+      const r = (await (await svc.call("/v1/ingest/errors?kind=snapshot")).json()) as {
+        errors: { ref: string; code: string }[];
+      };
+      return r.errors.find((e) => e.ref === key);
+    });
+    expect(err.code).toBe("host_mismatch");
+  });
+
+  it("records a queue message that is not an object notification and moves on", async () => {
+    const queue = await svc.mf.getQueueProducer("SNAPSHOT_QUEUE");
+    await queue.send({ hello: "world" });
+    const bundle = makeBundle({ hostId: "i-after-bad-msg" });
+    expect((await post(gzipBundle(bundle).body)).status).toBe(201);
+    await svc.eventually(
+      async () => (await snapshotStatus("i-after-bad-msg"))?.timeline[0]?.status === "parsed" || undefined,
+    );
+    const r = (await (await svc.call("/v1/ingest/errors?kind=queue")).json()) as {
+      errors: { code: string }[];
+    };
+    expect(r.errors.map((e) => e.code)).toContain("invalid_message");
+  });
+});
