@@ -2,6 +2,7 @@
 import type { Env } from "./env.js";
 import { createApp } from "./http/app.js";
 import { consumeSnapshotDeadLetters, consumeSnapshots } from "./queues/snapshots.js";
+import { runScheduled } from "./scheduled.js";
 
 export type { Env } from "./env.js";
 
@@ -22,5 +23,8 @@ export default {
       return;
     }
     await consume(batch, env);
+  },
+  async scheduled(controller, env) {
+    await runScheduled(controller, env);
   },
 } satisfies ExportedHandler<Env>;

@@ -1,0 +1,35 @@
+/** Cron jobs, looked up by the cron string wrangler.toml declares. */
+import type { Env } from "./env.js";
+
+export type Job = (args: { env: Env; scheduledTime: number }) => Promise<Record<string, unknown>>;
+
+/** Every cron in wrangler.toml maps to the jobs it runs. */
+export const jobs: Record<string, Job[]> = {
+  // control-plane SQS drain is registered by functions/jobs/drain-sqs.ts
+  "* * * * *": [],
+  "0 * * * *": [],
+  "0 6 * * *": [],
+};
+
+/** Runs the jobs of one cron firing; one failing job does not stop the others. */
+export async function runScheduled(controller: ScheduledController, env: Env): Promise<void> {
+  for (const job of jobs[controller.cron] ?? []) {
+    const started = Date.now();
+    try {
+      const out = await job({ env, scheduledTime: controller.scheduledTime });
+      console.log(
+        JSON.stringify({
+          msg: "job",
+          cron: controller.cron,
+          job: job.name,
+          ms: Date.now() - started,
+          ...out,
+        }),
+      );
+    } catch (err) {
+      console.error(
+        JSON.stringify({ msg: "job failed", cron: controller.cron, job: job.name, error: String(err) }),
+      );
+    }
+  }
+}
