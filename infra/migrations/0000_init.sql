@@ -35,6 +35,7 @@ CREATE TABLE `episodes` (
 	`confidence` text NOT NULL,
 	`first_seen_ms` integer NOT NULL,
 	`last_seen_ms` integer NOT NULL,
+	`first_snapshot_ms` integer NOT NULL,
 	`resolved_at_ms` integer,
 	`regressions` integer DEFAULT 0 NOT NULL,
 	`summary` text NOT NULL,

@@ -153,6 +153,8 @@ export const episodes = sqliteTable(
     confidence: text("confidence", { enum: ["high", "medium", "low"] }).notNull(),
     firstSeenMs: integer("first_seen_ms").notNull(),
     lastSeenMs: integer("last_seen_ms").notNull(),
+    /** Capture time of the first snapshot that showed it (first_seen_ms may be earlier: the attach time). */
+    firstSnapshotMs: integer("first_snapshot_ms").notNull(),
     resolvedAtMs: integer("resolved_at_ms"),
     /** Times it came back after being resolved. */
     regressions: integer("regressions").notNull().default(0),
