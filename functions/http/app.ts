@@ -6,6 +6,7 @@ import { ApiError, type ErrorEnvelope } from "../../shared/errors.js";
 import { authenticate } from "./auth.js";
 import type { AppEnv } from "./context.js";
 import { eventsApp } from "./routes/events.js";
+import { evidenceApp } from "./routes/evidence.js";
 import { hostsApp } from "./routes/hosts.js";
 import { ingestErrorsApp } from "./routes/ingest-errors.js";
 import { snapshotsApp } from "./routes/snapshots.js";
@@ -41,6 +42,7 @@ export function createApp() {
   app.route("/", tokensApp);
   app.route("/", ingestErrorsApp);
   app.route("/", hostsApp);
+  app.route("/", evidenceApp);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", {
