@@ -16,4 +16,8 @@ export interface Env {
   SQS_PROTOCOL?: string;
   AWS_ACCESS_KEY_ID?: string;
   AWS_SECRET_ACCESS_KEY?: string;
+  /** Longest SQS long poll per receive, 0-20 s (default 5). */
+  SQS_WAIT_SECONDS?: string;
+  /** Most receive batches of 10 per cron firing (default 20; each batch is two SQS subrequests). */
+  SQS_MAX_BATCHES?: string;
 }

@@ -9,6 +9,7 @@ import { eventsApp } from "./routes/events.js";
 import { evidenceApp } from "./routes/evidence.js";
 import { hostsApp } from "./routes/hosts.js";
 import { ingestErrorsApp } from "./routes/ingest-errors.js";
+import { reprocessApp } from "./routes/reprocess.js";
 import { snapshotsApp } from "./routes/snapshots.js";
 import { tokensApp } from "./routes/tokens.js";
 
@@ -43,6 +44,7 @@ export function createApp() {
   app.route("/", ingestErrorsApp);
   app.route("/", hostsApp);
   app.route("/", evidenceApp);
+  app.route("/", reprocessApp);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", {

@@ -6,6 +6,7 @@ import { r2Store } from "../../infra/worker/r2.js";
 import { ObjectNotification } from "../../shared/contracts/queue.js";
 import { recordIngestError } from "../../shared/db/ingest.js";
 import { processSnapshotNotification } from "../../shared/pipeline/process-snapshot.js";
+import { isReprocess } from "../../shared/pipeline/reprocess.js";
 import type { Env } from "../env.js";
 
 /** Backoff for a retryable failure: 5 s, 10 s, 20 s ... capped at 5 minutes. */
@@ -36,6 +37,7 @@ export async function consumeSnapshots(batch: MessageBatch<unknown>, env: Env): 
         store,
         codec: workerCodec,
         nowMs: Date.now(),
+        reprocess: isReprocess(note.data),
       });
       counts[out.kind] = (counts[out.kind] ?? 0) + 1;
       msg.ack();

@@ -7,8 +7,8 @@ import { mayWriteHost, type Principal, sha256Hex } from "../auth/tokens.js";
 import { Rfc3339Ms } from "../contracts/events.js";
 import { findSnapshot, recordReceived } from "../db/ingest.js";
 import type { Db } from "../db/types.js";
-import { type EvidenceKind, recognizeCommand, supportedCommands } from "../evidence/commands.js";
 import { ApiError } from "../errors.js";
+import { type EvidenceKind, recognizeCommand, supportedCommands } from "../evidence/commands.js";
 import type { Codec, ObjectStore } from "./ports.js";
 
 export const EVIDENCE_MAX_OUTPUT_BYTES = 8 * 1024 * 1024;
@@ -43,7 +43,9 @@ export function evidenceKey(args: { hostId: string; capturedAtMs: number; sha256
 const EVIDENCE_KEY_RE = /^evidence\/([^/]+)\/\d{4}-\d{2}-\d{2}\/(\d+)-([0-9a-f]{64})\.json\.gz$/;
 
 /** Reads an evidence key back; null for any other key. */
-export function parseEvidenceKey(key: string): { hostId: string; capturedAtMs: number; sha256: string } | null {
+export function parseEvidenceKey(
+  key: string,
+): { hostId: string; capturedAtMs: number; sha256: string } | null {
   const m = EVIDENCE_KEY_RE.exec(key);
   if (!m?.[1] || !m[2] || !m[3]) return null;
   try {
@@ -69,7 +71,10 @@ export async function acceptEvidence(args: {
   }
   const kind = recognizeCommand(request.command);
   if (!kind) {
-    throw new ApiError("invalid_request", `faultline cannot read the output of '${request.command}'; supported: ${supportedCommands().join(" | ")}`);
+    throw new ApiError(
+      "invalid_request",
+      `faultline cannot read the output of '${request.command}'; supported: ${supportedCommands().join(" | ")}`,
+    );
   }
   const capturedAtMs = request.capturedAt ?? args.nowMs;
   const doc: StoredEvidence = {

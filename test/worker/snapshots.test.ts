@@ -184,3 +184,53 @@ describe("snapshots consumer", () => {
     expect(r.errors.map((e) => e.code)).toContain("invalid_message");
   });
 });
+
+describe("POST /v1/reprocess", () => {
+  it("re-queues a host's stored snapshots in the range and the consumer parses them again", async () => {
+    const at = Date.UTC(2026, 2, 3, 10, 20);
+    const bundle = makeBundle({ hostId: "i-reprocess", capturedAtMs: at });
+    const { body, sha256 } = gzipBundle(bundle);
+    expect((await post(body)).status).toBe(201);
+    const key = keyOf(bundle, sha256);
+    const d1 = await svc.mf.getD1Database("DB");
+    const attempts = async () =>
+      (await d1
+        .prepare("SELECT status, attempts FROM snapshots WHERE key = ?")
+        .bind(key)
+        .first<{ status: string; attempts: number }>()) ?? undefined;
+    await svc.eventually(async () => ((await attempts())?.status === "parsed" ? true : undefined));
+
+    const res = await svc.call("/v1/reprocess", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        hostId: "i-reprocess",
+        since: "2026-03-03T00:00:00Z",
+        until: "2026-03-04T00:00:00+08:00",
+      }),
+    });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ queued: 1, nextCursor: null });
+    const after = await svc.eventually(async () => {
+      const a = await attempts();
+      return a && a.attempts >= 2 ? a : undefined;
+    });
+    expect(after.status).toBe("parsed");
+  });
+
+  it("is admin-only", async () => {
+    const res = await svc.call("/v1/tokens", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "r", scopes: ["read", "ingest"] }),
+    });
+    const { token } = (await res.json()) as { token: string };
+    const denied = await svc.call("/v1/reprocess", {
+      method: "POST",
+      token,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ hostId: "i-reprocess", since: "2026-03-03T00:00:00Z" }),
+    });
+    expect(denied.status).toBe(403);
+  });
+});
