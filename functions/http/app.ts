@@ -8,7 +8,9 @@ import type { AppEnv } from "./context.js";
 import { eventsApp } from "./routes/events.js";
 import { evidenceApp } from "./routes/evidence.js";
 import { hostsApp } from "./routes/hosts.js";
+import { incidentsApp } from "./routes/incidents.js";
 import { ingestErrorsApp } from "./routes/ingest-errors.js";
+import { patternsApp } from "./routes/patterns.js";
 import { reprocessApp } from "./routes/reprocess.js";
 import { snapshotsApp } from "./routes/snapshots.js";
 import { tokensApp } from "./routes/tokens.js";
@@ -45,6 +47,8 @@ export function createApp() {
   app.route("/", hostsApp);
   app.route("/", evidenceApp);
   app.route("/", reprocessApp);
+  app.route("/", patternsApp);
+  app.route("/", incidentsApp);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", {

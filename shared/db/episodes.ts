@@ -1,0 +1,310 @@
+/** Episode storage and the fleet-pattern queries behind /v1/patterns and /v1/incidents. */
+import { and, desc, eq, gte, inArray, lte, sql } from "drizzle-orm";
+import type { EpisodeChange, EpisodeState } from "../detect/episodes.js";
+import type { DetectorId, Verdict } from "../detect/types.js";
+import { episodes, hosts } from "./schema.js";
+import type { Db } from "./types.js";
+
+export type EpisodeRow = typeof episodes.$inferSelect;
+
+/** The evidence chain is capped so one runaway detector cannot fill a D1 row (docs/storage.md). */
+export const MAX_EVIDENCE_JSON = 16 * 1024;
+
+function evidenceJson(v: Verdict): string {
+  const full = JSON.stringify(v.evidence);
+  if (full.length <= MAX_EVIDENCE_JSON) return full;
+  const kept: Verdict["evidence"][number][] = [];
+  let size = 2;
+  for (const e of v.evidence) {
+    const s = JSON.stringify(e).length + 1;
+    if (size + s > MAX_EVIDENCE_JSON - 200) break;
+    kept.push(e);
+    size += s;
+  }
+  return JSON.stringify([...kept, { kind: "truncated", omitted: v.evidence.length - kept.length }]);
+}
+
+/** A host's stored episodes (every status), the input of reconcileEpisodes. */
+export async function loadHostEpisodes(db: Db, hostId: string): Promise<EpisodeState[]> {
+  const rows = await db
+    .select({
+      id: episodes.id,
+      detector: episodes.detector,
+      subject: episodes.subject,
+      status: episodes.status,
+      firstSeenMs: episodes.firstSeenMs,
+      lastSeenMs: episodes.lastSeenMs,
+      firstSnapshotMs: episodes.firstSnapshotMs,
+      resolvedAtMs: episodes.resolvedAtMs,
+      regressions: episodes.regressions,
+    })
+    .from(episodes)
+    .where(eq(episodes.hostId, hostId))
+    .all();
+  return rows.map((r) => ({ ...r, detector: r.detector as DetectorId }));
+}
+
+/** Statements applying episode changes (run them in one db.batch with the rest of the snapshot's writes). */
+export function episodeStatements(
+  db: Db,
+  args: { hostId: string; changes: readonly EpisodeChange[]; snapshotMs: number; nowMs: number },
+) {
+  const out = [];
+  for (const ch of args.changes) {
+    switch (ch.kind) {
+      case "open":
+      case "seen": {
+        const v = ch.verdict;
+        out.push(
+          db
+            .insert(episodes)
+            .values({
+              id: ch.id,
+              detector: v.detector,
+              hostId: args.hostId,
+              subject: v.subject,
+              status: "open",
+              confidence: v.confidence,
+              firstSeenMs: ch.firstSeenMs,
+              lastSeenMs: ch.lastSeenMs,
+              firstSnapshotMs: args.snapshotMs,
+              summary: v.summary,
+              evidence: evidenceJson(v),
+              blindSpots: JSON.stringify(v.blindSpots),
+              updatedAtMs: args.nowMs,
+            })
+            .onConflictDoUpdate({
+              target: episodes.id,
+              set: {
+                firstSeenMs: sql`min(${episodes.firstSeenMs}, excluded.first_seen_ms)`,
+                lastSeenMs: sql`max(${episodes.lastSeenMs}, excluded.last_seen_ms)`,
+                firstSnapshotMs: sql`min(${episodes.firstSnapshotMs}, excluded.first_snapshot_ms)`,
+                confidence: sql`excluded.confidence`,
+                summary: sql`excluded.summary`,
+                evidence: sql`excluded.evidence`,
+                blindSpots: sql`excluded.blind_spots`,
+                updatedAtMs: sql`excluded.updated_at_ms`,
+              },
+            }),
+        );
+        break;
+      }
+      case "regressed":
+        out.push(
+          db
+            .update(episodes)
+            .set({
+              status: "open",
+              resolvedAtMs: null,
+              regressions: sql`${episodes.regressions} + 1`,
+              lastSeenMs: sql`max(${episodes.lastSeenMs}, ${ch.lastSeenMs})`,
+              confidence: ch.verdict.confidence,
+              summary: ch.verdict.summary,
+              evidence: evidenceJson(ch.verdict),
+              blindSpots: JSON.stringify(ch.verdict.blindSpots),
+              updatedAtMs: args.nowMs,
+            })
+            .where(and(eq(episodes.id, ch.id), eq(episodes.status, "resolved"))),
+        );
+        break;
+      case "resolved":
+        out.push(
+          db
+            .update(episodes)
+            .set({ status: "resolved", resolvedAtMs: ch.resolvedAtMs, updatedAtMs: args.nowMs })
+            .where(and(eq(episodes.id, ch.id), eq(episodes.status, "open"))),
+        );
+        break;
+      case "withdrawn":
+        out.push(db.delete(episodes).where(eq(episodes.id, ch.id)));
+        break;
+    }
+  }
+  return out;
+}
+
+export interface Window {
+  sinceMs: number;
+  untilMs: number;
+}
+
+/** Episodes active in the window: last seen after it starts and first seen before it ends. */
+const overlaps = (w: Window) =>
+  and(gte(episodes.lastSeenMs, w.sinceMs), lte(episodes.firstSeenMs, w.untilMs));
+
+/** Per detector: affected hosts, occurrences (episodes plus their regressions), first and last seen. */
+export function patternSummary(db: Db, w: Window) {
+  return db
+    .select({
+      detector: episodes.detector,
+      hosts: sql<number>`count(distinct ${episodes.hostId})`,
+      occurrences: sql<number>`count(*) + sum(${episodes.regressions})`,
+      firstSeenMs: sql<number>`min(${episodes.firstSeenMs})`,
+      lastSeenMs: sql<number>`max(${episodes.lastSeenMs})`,
+    })
+    .from(episodes)
+    .where(overlaps(w))
+    .groupBy(episodes.detector)
+    .all();
+}
+
+/** Hosts hit by one detector in the window, most recently seen first; keyset cursor on (lastSeen, hostId). */
+export function patternHosts(
+  db: Db,
+  args: Window & { detector: string; limit: number; after?: { lastSeenMs: number; hostId: string } },
+) {
+  const last = sql<number>`max(${episodes.lastSeenMs})`;
+  return db
+    .select({
+      hostId: episodes.hostId,
+      occurrences: sql<number>`count(*) + sum(${episodes.regressions})`,
+      firstSeenMs: sql<number>`min(${episodes.firstSeenMs})`,
+      lastSeenMs: last,
+    })
+    .from(episodes)
+    .where(and(eq(episodes.detector, args.detector), overlaps(args)))
+    .groupBy(episodes.hostId)
+    .having(
+      args.after
+        ? sql`(${last}, ${episodes.hostId}) < (${args.after.lastSeenMs}, ${args.after.hostId})`
+        : undefined,
+    )
+    .orderBy(desc(last), desc(episodes.hostId))
+    .limit(args.limit)
+    .all();
+}
+
+export const BREAKDOWN_ATTRIBUTES = {
+  kernel: hosts.kernelRelease,
+  driver: hosts.diskDrivers,
+  zone: hosts.zone,
+  instanceType: hosts.instanceType,
+} as const;
+export type BreakdownAttribute = keyof typeof BREAKDOWN_ATTRIBUTES;
+
+/**
+ * Affected hosts by attribute value against the whole fleet: `share` of affected hosts with the value,
+ * and `lift` = share among affected / share in the fleet (above 1: over-represented).
+ */
+export async function patternBreakdown(db: Db, args: Window & { detector: string; by: BreakdownAttribute }) {
+  const col = BREAKDOWN_ATTRIBUTES[args.by];
+  const affectedHosts = db
+    .selectDistinct({ hostId: episodes.hostId })
+    .from(episodes)
+    .where(and(eq(episodes.detector, args.detector), overlaps(args)));
+  const [affected, fleet] = await Promise.all([
+    db
+      .select({ value: col, hosts: sql<number>`count(*)` })
+      .from(hosts)
+      .where(inArray(hosts.hostId, affectedHosts))
+      .groupBy(col)
+      .all(),
+    db.select({ value: col, hosts: sql<number>`count(*)` }).from(hosts).groupBy(col).all(),
+  ]);
+  const affectedTotal = affected.reduce((s, r) => s + r.hosts, 0);
+  const fleetTotal = fleet.reduce((s, r) => s + r.hosts, 0);
+  const fleetBy = new Map(fleet.map((r) => [r.value, r.hosts]));
+  return {
+    affectedHosts: affectedTotal,
+    fleetHosts: fleetTotal,
+    groups: affected
+      .map((r) => {
+        const fleetHosts = fleetBy.get(r.value) ?? 0;
+        const share = affectedTotal ? r.hosts / affectedTotal : 0;
+        const fleetShare = fleetTotal ? fleetHosts / fleetTotal : 0;
+        return {
+          value: r.value ?? "unknown",
+          affectedHosts: r.hosts,
+          fleetHosts,
+          share: round(share),
+          fleetShare: round(fleetShare),
+          lift: fleetShare > 0 ? round(share / fleetShare) : null,
+          rate: fleetHosts ? round(r.hosts / fleetHosts) : null,
+        };
+      })
+      .sort((a, b) => b.affectedHosts - a.affectedHosts || String(a.value).localeCompare(String(b.value))),
+  };
+}
+
+/**
+ * Per UTC day: hosts with an active episode, episodes active, and episodes that began that day.
+ * Computed in SQL over the episodes overlapping the window, one row per (episode, day) via a recursive
+ * day series bounded by the window.
+ */
+export async function patternTimeline(db: Db, args: Window & { detector: string }) {
+  const dayMs = 86_400_000;
+  const start = Math.floor(args.sinceMs / dayMs) * dayMs;
+  const end = Math.floor(args.untilMs / dayMs) * dayMs;
+  const rows = await db.all<{ day: number; hosts: number; active: number; started: number }>(sql`
+    WITH RECURSIVE days(d) AS (SELECT ${start} UNION ALL SELECT d + ${dayMs} FROM days WHERE d < ${end})
+    SELECT days.d AS day,
+           count(distinct e.host_id) AS hosts,
+           count(e.id) AS active,
+           sum(CASE WHEN e.first_seen_ms >= days.d AND e.first_seen_ms < days.d + ${dayMs} THEN 1 ELSE 0 END) AS started
+    FROM days
+    LEFT JOIN episodes e
+      ON e.detector = ${args.detector}
+     AND e.last_seen_ms >= max(days.d, ${args.sinceMs})
+     AND e.first_seen_ms < min(days.d + ${dayMs}, ${args.untilMs + 1})
+    GROUP BY days.d
+    ORDER BY days.d`);
+  return rows.map((r) => ({
+    day: new Date(r.day).toISOString().slice(0, 10),
+    hosts: r.hosts,
+    active: r.active,
+    started: r.started ?? 0,
+  }));
+}
+
+/** Incidents (episodes) newest first with filters; keyset cursor on (firstSeen, id). */
+export function listEpisodes(
+  db: Db,
+  args: {
+    detector?: string;
+    hostId?: string;
+    status?: "open" | "resolved";
+    sinceMs?: number;
+    untilMs?: number;
+    limit: number;
+    after?: { firstSeenMs: number; id: string };
+  },
+) {
+  const conds = [];
+  if (args.detector) conds.push(eq(episodes.detector, args.detector));
+  if (args.hostId) conds.push(eq(episodes.hostId, args.hostId));
+  if (args.status) conds.push(eq(episodes.status, args.status));
+  if (args.sinceMs !== undefined) conds.push(gte(episodes.lastSeenMs, args.sinceMs));
+  if (args.untilMs !== undefined) conds.push(lte(episodes.firstSeenMs, args.untilMs));
+  if (args.after)
+    conds.push(
+      sql`(${episodes.firstSeenMs}, ${episodes.id}) < (${args.after.firstSeenMs}, ${args.after.id})`,
+    );
+  return db
+    .select({
+      id: episodes.id,
+      detector: episodes.detector,
+      hostId: episodes.hostId,
+      subject: episodes.subject,
+      status: episodes.status,
+      confidence: episodes.confidence,
+      firstSeenMs: episodes.firstSeenMs,
+      lastSeenMs: episodes.lastSeenMs,
+      resolvedAtMs: episodes.resolvedAtMs,
+      regressions: episodes.regressions,
+      summary: episodes.summary,
+    })
+    .from(episodes)
+    .where(conds.length ? and(...conds) : undefined)
+    .orderBy(desc(episodes.firstSeenMs), desc(episodes.id))
+    .limit(args.limit)
+    .all();
+}
+
+/** One episode with its evidence chain, or null. */
+export async function getEpisode(db: Db, id: string): Promise<EpisodeRow | null> {
+  return (await db.select().from(episodes).where(eq(episodes.id, id)).get()) ?? null;
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
