@@ -9,6 +9,10 @@ export interface Env {
   FAULTLINE_ADMIN_TOKEN?: string;
   /** "on" when the R2 bucket notifies the snapshots queue itself; ingest then does not enqueue. */
   FAULTLINE_R2_NOTIFICATIONS?: string;
+  /** JSON array of chat webhooks: `[{"url","secret","format":"slack"|"json","detectors"?,"resolutions"?}]`. */
+  FAULTLINE_WEBHOOKS?: string;
+  /** Public base URL of the API, for links in alerts and reports. */
+  FAULTLINE_PUBLIC_URL?: string;
   /** Control-plane SQS feed (drained by cron). */
   SQS_QUEUE_URL?: string;
   SQS_REGION?: string;

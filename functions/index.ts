@@ -1,6 +1,7 @@
 /** The Worker: one default export wiring HTTP, queue consumers and cron jobs to the domain in shared/. */
 import type { Env } from "./env.js";
 import { createApp } from "./http/app.js";
+import { consumeAlertDeadLetters, consumeAlerts } from "./queues/alerts.js";
 import { consumeSnapshotDeadLetters, consumeSnapshots } from "./queues/snapshots.js";
 import { runScheduled } from "./scheduled.js";
 
@@ -11,6 +12,8 @@ const app = createApp();
 const consumers: Record<string, (batch: MessageBatch<unknown>, env: Env) => Promise<void>> = {
   snapshots: consumeSnapshots,
   "snapshots-dlq": consumeSnapshotDeadLetters,
+  alerts: consumeAlerts,
+  "alerts-dlq": consumeAlertDeadLetters,
 };
 
 export default {
