@@ -2,9 +2,12 @@
  * Control-plane events from HTTP (JSON array or NDJSON) and SQS (one event or an array per message).
  * Every event is validated on its own: one bad line never blocks the others, and each gets a verdict.
  */
+
+import { inArray } from "drizzle-orm";
 import { type ControlPlaneEvent, NormalizedEvent } from "../contracts/events.js";
 import { insertEvents } from "../db/events.js";
 import { recordIngestError } from "../db/ingest.js";
+import { hosts as hostsTable } from "../db/schema.js";
 import type { Db } from "../db/types.js";
 
 export const MAX_EVENTS_PER_REQUEST = 5000;
@@ -18,8 +21,13 @@ export interface EventBatchResult {
   duplicates: number;
   rejected: number;
   results: EventVerdict[];
-  /** Hosts that received new events: their correlation is re-decided. */
+  /** Hosts that received new events. */
   hosts: string[];
+  /**
+   * Hosts with a new event at or before their latest parsed snapshot: that snapshot was decided without
+   * the event, so its correlation is re-run over the stored view (late data re-decides).
+   */
+  redecide: { hostId: string; snapshotKey: string }[];
 }
 
 /** Splits a request body into candidate events: a JSON array, one object, or NDJSON lines. */
@@ -107,9 +115,16 @@ export async function acceptEvents(args: {
     nowMs: args.nowMs,
   });
   const hosts = new Set<string>();
+  const earliestNew = new Map<string, number>();
   for (const v of valid) {
     const fresh = inserted.has(v.event.id);
-    if (fresh) hosts.add(v.event.instanceId);
+    if (fresh) {
+      hosts.add(v.event.instanceId);
+      earliestNew.set(
+        v.event.instanceId,
+        Math.min(earliestNew.get(v.event.instanceId) ?? Number.POSITIVE_INFINITY, v.event.atMs),
+      );
+    }
     results.push({ index: v.index, id: v.event.id, status: fresh ? "accepted" : "duplicate" });
   }
   if (errors.length) {
@@ -124,7 +139,34 @@ export async function acceptEvents(args: {
     rejected: results.filter((r) => r.status === "rejected").length,
     results,
     hosts: [...hosts],
+    redecide: await lateHosts(args.db, earliestNew),
   };
+}
+
+/** Hosts whose latest view was captured at or after one of their new events. */
+async function lateHosts(
+  db: Db,
+  earliestNew: ReadonlyMap<string, number>,
+): Promise<{ hostId: string; snapshotKey: string }[]> {
+  const ids = [...earliestNew.keys()];
+  const out: { hostId: string; snapshotKey: string }[] = [];
+  // 90 ids per statement stays under D1's 100 bound parameters.
+  for (let i = 0; i < ids.length; i += 90) {
+    const rows = await db
+      .select({
+        hostId: hostsTable.hostId,
+        key: hostsTable.latestSnapshotKey,
+        at: hostsTable.viewCapturedAtMs,
+      })
+      .from(hostsTable)
+      .where(inArray(hostsTable.hostId, ids.slice(i, i + 90)))
+      .all();
+    for (const r of rows) {
+      const first = earliestNew.get(r.hostId);
+      if (first !== undefined && first <= r.at) out.push({ hostId: r.hostId, snapshotKey: r.key });
+    }
+  }
+  return out;
 }
 
 function idOf(v: unknown): string | null {

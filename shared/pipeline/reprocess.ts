@@ -71,6 +71,22 @@ export async function planReprocess(args: {
 
 /** True for a queue message asking to re-process an object whatever its recorded status. */
 export function isReprocess(note: ObjectNotification): boolean {
-  const f = (note as { faultline?: { reprocess?: unknown } }).faultline;
-  return f?.reprocess === true;
+  const f = (note as { faultline?: { reprocess?: unknown; redecide?: unknown } }).faultline;
+  return f?.reprocess === true || f?.redecide === true;
+}
+
+/** True for a re-decision after late control-plane events (re-run correlation over the stored view). */
+export function isRedecide(note: ObjectNotification): boolean {
+  return (note as { faultline?: { redecide?: unknown } }).faultline?.redecide === true;
+}
+
+/** The queue message that re-decides a host's latest snapshot after late events. */
+export function redecideMessage(snapshotKey: string): ObjectNotification {
+  return {
+    account: "redecide",
+    action: "PutObject",
+    bucket: "faultline-snapshots",
+    object: { key: snapshotKey },
+    faultline: { redecide: true },
+  };
 }

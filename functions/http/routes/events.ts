@@ -7,6 +7,7 @@ import {
   MAX_EVENTS_PER_REQUEST,
   splitEventBody,
 } from "../../../shared/pipeline/accept-events.js";
+import { enqueueRedecide } from "../../queues/enqueue.js";
 import { requireScope } from "../auth.js";
 import { bearerSecurity, subApp } from "../context.js";
 import { ErrorResponse } from "../schemas.js";
@@ -55,7 +56,8 @@ export const eventsApp = subApp().openapi(
       );
     }
     const res = await acceptEvents({ items, via: "http", db: c.get("db"), nowMs: Date.now() });
-    const { hosts: _hosts, ...answer } = res;
+    const { hosts: _hosts, redecide, ...answer } = res;
+    await enqueueRedecide(c.env, redecide);
     return c.json(answer, 200);
   },
 );
