@@ -1,12 +1,12 @@
 /** Cron jobs, looked up by the cron string wrangler.toml declares. */
 import type { Env } from "./env.js";
+import { drainSqs } from "./jobs/drain-sqs.js";
 
 export type Job = (args: { env: Env; scheduledTime: number }) => Promise<Record<string, unknown>>;
 
 /** Every cron in wrangler.toml maps to the jobs it runs. */
 export const jobs: Record<string, Job[]> = {
-  // control-plane SQS drain is registered by functions/jobs/drain-sqs.ts
-  "* * * * *": [],
+  "* * * * *": [drainSqs],
   "0 * * * *": [],
   "0 6 * * *": [],
 };

@@ -53,8 +53,10 @@ export interface DrainResult {
   batches: number;
   /** Receive calls made, empty ones included. */
   polls: number;
-  /** Hosts that received new events: their correlation is re-decided. */
+  /** Hosts that received new events. */
   hosts: string[];
+  /** Hosts whose latest snapshot was queued for re-decision (a new event older than it arrived). */
+  redecided: number;
   stoppedBy: DrainStop;
   /** The first receive, storage or delete error, when there was one. */
   error?: string;
@@ -73,7 +75,15 @@ export interface DrainArgs {
   maxWaitSeconds?: number;
   /** Time kept back to store and delete the last batch; no poll starts inside it. Default budget / 4, at most 10 s. */
   reserveMs?: number;
+  /**
+   * Queues a re-decision of these hosts' latest snapshots (late data re-decides); called once per batch
+   * with what acceptEvents reported. A failure is reported in `error` and does not keep messages.
+   */
+  redecide?: (hosts: readonly LateHost[]) => Promise<void>;
 }
+
+/** A host with a new event at or before its latest snapshot, which was decided without it. */
+export type LateHost = Awaited<ReturnType<typeof acceptEvents>>["redecide"][number];
 
 type Item = { index: number; value: unknown; error?: string };
 
@@ -97,6 +107,7 @@ export async function drainEvents(args: DrainArgs): Promise<DrainResult> {
     batches: 0,
     polls: 0,
     hosts: [],
+    redecided: 0,
     stoppedBy: "drained",
   };
   const stop = (why: DrainStop, err?: unknown) => {
@@ -132,6 +143,7 @@ export async function drainEvents(args: DrainArgs): Promise<DrainResult> {
     result.received += batch.length;
 
     const recorded: string[] = [];
+    const late = new Map<string, LateHost>();
     for (const message of batch) {
       try {
         const verdict = await acceptEvents({
@@ -144,11 +156,21 @@ export async function drainEvents(args: DrainArgs): Promise<DrainResult> {
         result.duplicates += verdict.duplicates;
         result.rejected += verdict.rejected;
         for (const h of verdict.hosts) hosts.add(h);
+        for (const h of verdict.redecide) late.set(h.hostId, h);
         recorded.push(message.receiptHandle);
       } catch (err) {
         // Left undeleted on purpose: the queue redelivers it after the visibility timeout.
         result.kept++;
         if (result.error === undefined) result.error = `message ${message.id}: ${errorText(err)}`;
+      }
+    }
+    if (late.size > 0 && args.redecide) {
+      // Redelivery would not help: the events are stored now, so they would come back as duplicates.
+      try {
+        await args.redecide([...late.values()]);
+        result.redecided += late.size;
+      } catch (err) {
+        if (result.error === undefined) result.error = `redecide: ${errorText(err)}`;
       }
     }
     if (recorded.length > 0) {
