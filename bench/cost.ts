@@ -56,7 +56,9 @@ export function costModel(i: CostInputs) {
     r2StoredGbPer1000Hosts: round(storedGb),
     dollarsPer1000HostsMonth: round(per1000HostsMonth),
     /** The same fleet uploading every 10-minute snapshot, for comparison. */
-    dollarsPer1000HostsMonthWithoutChangeOnly: round(everySnapshotPer1000 + (storedGb * 144 * PRICES.r2StorageGbMonth) / i.uploadsPerHostDay),
+    dollarsPer1000HostsMonthWithoutChangeOnly: round(
+      everySnapshotPer1000 + (storedGb * 144 * PRICES.r2StorageGbMonth) / i.uploadsPerHostDay,
+    ),
   };
 }
 

@@ -25,16 +25,48 @@ interface Rule {
 const has = (argv: readonly string[], pred: (a: string) => boolean) => argv.some(pred);
 
 const RULES: readonly Rule[] = [
-  { kind: "ls-sys-block", example: "ls -l /sys/block", test: (a) => a[0] === "ls" && has(a, (x) => /^\/sys\/block\/?/.test(x)) },
-  { kind: "ls-sys-block", example: "find /sys/block -maxdepth 1 -mindepth 1 -printf '%f %l\\n'", test: (a) => a[0] === "find" && has(a, (x) => /^\/sys\/block\/?$/.test(x)) },
-  { kind: "ls-dev-vfio", example: "ls -l /dev/vfio", test: (a) => a[0] === "ls" && has(a, (x) => /^\/dev\/vfio\/?$/.test(x)) },
-  { kind: "ls-iommu-group", example: "ls /sys/kernel/iommu_groups/63/devices", test: (a) => a[0] === "ls" && has(a, (x) => /^\/sys\/kernel\/iommu_groups\/\d+\/devices\/?$/.test(x)) },
+  {
+    kind: "ls-sys-block",
+    example: "ls -l /sys/block",
+    test: (a) => a[0] === "ls" && has(a, (x) => /^\/sys\/block\/?/.test(x)),
+  },
+  {
+    kind: "ls-sys-block",
+    example: "find /sys/block -maxdepth 1 -mindepth 1 -printf '%f %l\\n'",
+    test: (a) => a[0] === "find" && has(a, (x) => /^\/sys\/block\/?$/.test(x)),
+  },
+  {
+    kind: "ls-dev-vfio",
+    example: "ls -l /dev/vfio",
+    test: (a) => a[0] === "ls" && has(a, (x) => /^\/dev\/vfio\/?$/.test(x)),
+  },
+  {
+    kind: "ls-iommu-group",
+    example: "ls /sys/kernel/iommu_groups/63/devices",
+    test: (a) => a[0] === "ls" && has(a, (x) => /^\/sys\/kernel\/iommu_groups\/\d+\/devices\/?$/.test(x)),
+  },
   { kind: "lsof", example: "lsof -F pcuftDirn /dev/vfio/62", test: (a) => a[0] === "lsof" },
-  { kind: "fuser", example: "fuser -mv /var/lib/kubelet/.../globalmount 2>&1", test: (a) => a[0] === "fuser" },
-  { kind: "trace", example: "cat /sys/kernel/tracing/trace", test: (a) => a[0] === "cat" && has(a, (x) => /\/tracing\/trace$/.test(x)) },
+  {
+    kind: "fuser",
+    example: "fuser -mv /var/lib/kubelet/.../globalmount 2>&1",
+    test: (a) => a[0] === "fuser",
+  },
+  {
+    kind: "trace",
+    example: "cat /sys/kernel/tracing/trace",
+    test: (a) => a[0] === "cat" && has(a, (x) => /\/tracing\/trace$/.test(x)),
+  },
   { kind: "kmsg", example: "cat /dev/kmsg", test: (a) => has(a, (x) => x === "/dev/kmsg") },
-  { kind: "dmesg", example: "dmesg -r", test: (a) => a[0] === "dmesg" || (a[0] === "journalctl" && has(a, (x) => x === "-k" || x === "--dmesg")) },
-  { kind: "mountinfo", example: "cat /proc/77102/mountinfo", test: (a) => a[0] === "cat" && has(a, (x) => /^\/proc\/(\d+|self|thread-self)\/mountinfo$/.test(x)) },
+  {
+    kind: "dmesg",
+    example: "dmesg -r",
+    test: (a) => a[0] === "dmesg" || (a[0] === "journalctl" && has(a, (x) => x === "-k" || x === "--dmesg")),
+  },
+  {
+    kind: "mountinfo",
+    example: "cat /proc/77102/mountinfo",
+    test: (a) => a[0] === "cat" && has(a, (x) => /^\/proc\/(\d+|self|thread-self)\/mountinfo$/.test(x)),
+  },
 ];
 
 /** Splits a shell command line into words (quotes honoured; redirections like 2>&1 dropped). */
