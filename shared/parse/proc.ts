@@ -1,0 +1,732 @@
+/**
+ * Per-process evidence from `/proc/<pid>/` (proc(5)): `stat`, `cmdline`, namespace links and fd link
+ * targets, and the bundle-level views built from them: the process table and the mount namespaces
+ * (reference/evidence-formats.md §7.3), which tell who holds a mount the host no longer has.
+ */
+import { type CgroupOwner, parseCgroup } from "./cgroup.js";
+import type { EvidenceReader, Unreadable } from "./evidence.js";
+import { type Mount, parseMountinfo, readDecimal } from "./mountinfo.js";
+import {
+  type IssueCode,
+  IssueList,
+  MAX_LINE_CHARS,
+  type ParseIssue,
+  type ParseResult,
+  result,
+} from "./result.js";
+
+// ---------------------------------------------------------------------------------------------------
+// Small parsers
+
+/** A namespace link target, `mnt:[4026531840]`: the namespace type and the nsfs inode that names it. */
+export interface NsRef {
+  readonly type: string;
+  readonly inode: number;
+}
+
+/**
+ * Reads a namespace link target (`mnt:[4026531840]`, `net:[...]`, ...) into type and inode; null for
+ * anything else. Tolerates the quotes `ls` adds on a TTY and a trailing newline.
+ */
+export function parseNsLink(target: string): NsRef | null {
+  let s = target.trim();
+  if (s.length > 2 && s.charCodeAt(0) === 39 && s.charCodeAt(s.length - 1) === 39) s = s.slice(1, -1);
+  const open = s.indexOf(":[");
+  if (open <= 0 || s.charCodeAt(s.length - 1) !== 93) return null;
+  for (let i = 0; i < open; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 97 && c <= 122) || c === 95)) return null; // mnt, net, pid_for_children, ...
+  }
+  const inode = readDecimal(s, open + 2, s.length - 1);
+  return inode < 0 ? null : { type: s.slice(0, open), inode };
+}
+
+/** The namespace an nsfs mount pins (root field `mnt:[4026532871]` of an `nsfs` mount), or null. */
+export function pinnedNamespaceOf(mount: Mount): NsRef | null {
+  return mount.fsType === "nsfs" ? parseNsLink(mount.root) : null;
+}
+
+/** The fields of `/proc/<pid>/stat` faultline uses; null where the line stopped short. */
+export interface ProcStat {
+  readonly pid: number;
+  /**
+   * Between the first `(` and the LAST `)`: a comm may itself hold `) (`. At most 15 bytes, except kernel
+   * workers, which show their workqueue too (`kworker/u8:0-events_unbound`).
+   */
+  readonly comm: string;
+  /** R, S, D, Z, T, t, X, I, ... */
+  readonly state: string;
+  readonly ppid: number | null;
+  readonly pgrp: number | null;
+  readonly session: number | null;
+  /** Kernel task flags (field 9). */
+  readonly flags: number | null;
+  /** PF_KTHREAD is set in `flags`. */
+  readonly kernelThread: boolean | null;
+  readonly utimeTicks: number | null;
+  readonly stimeTicks: number | null;
+  readonly numThreads: number | null;
+  /** Start time in clock ticks since boot (field 22); with pid it tells a reused pid apart. */
+  readonly startTimeTicks: number | null;
+}
+
+const PF_KTHREAD = 0x00200000;
+/** Field 22 (starttime) exists on every kernel faultline runs on; a shorter line is damaged. */
+const STAT_MIN_FIELDS = 22;
+/** The last field read (22, starttime): scanning stops there, the rest of the line is not needed. */
+const STAT_LAST_FIELD = 22;
+/** 1 for the field numbers (proc(5), 1-based) that ProcStat keeps. */
+const STAT_KEPT = new Uint8Array(STAT_LAST_FIELD + 1);
+for (const f of [4, 5, 6, 9, 14, 15, 20, 22]) STAT_KEPT[f] = 1;
+
+/** One-issue result for a stat that could not be read at all. */
+function statFailure(code: IssueCode, message: string): ParseResult<ProcStat | null> {
+  return { ok: false, value: null, issues: [{ code, path: [], message, line: 1 }] };
+}
+
+/**
+ * Parses `/proc/<pid>/stat` (one line). The comm runs to the LAST `)`, so spaces and parentheses in
+ * it are safe. Without the final newline the input was cut: the last field is not trusted.
+ */
+export function parseProcStat(text: string): ParseResult<ProcStat | null> {
+  if (text.length > MAX_LINE_CHARS) {
+    return statFailure("too_large", `stat longer than ${MAX_LINE_CHARS} characters; skipped`);
+  }
+  let end = text.length;
+  const complete = text.charCodeAt(end - 1) === 10;
+  if (complete) end--;
+  const open = text.indexOf(" (");
+  // The LAST `)`: nothing after the comm holds one, so walk forward (indexOf is fast, lastIndexOf is not).
+  let close = open === -1 ? -1 : text.indexOf(")", open + 2);
+  for (let next = close; next !== -1 && next < end; next = text.indexOf(")", next + 1)) close = next;
+  const pid = open === -1 ? -1 : readDecimal(text, 0, open);
+  if (open === -1 || close < open + 1 || pid < 0 || text.charCodeAt(close + 1) !== 32) {
+    return statFailure(complete ? "malformed_line" : "truncated", "expected `pid (comm) state ...`");
+  }
+  const stateEnd = text.indexOf(" ", close + 2);
+  if ((stateEnd === -1 ? end : stateEnd) !== close + 3 || (!complete && stateEnd === -1)) {
+    return statFailure(complete ? "malformed_line" : "truncated", "no state letter after the comm");
+  }
+  let ppid: number | null = null;
+  let pgrp: number | null = null;
+  let session: number | null = null;
+  let flags: number | null = null;
+  let utimeTicks: number | null = null;
+  let stimeTicks: number | null = null;
+  let numThreads: number | null = null;
+  let startTimeTicks: number | null = null;
+  let bad: number[] | null = null;
+  // Fields after the state, numbered as in proc(5): indexOf skips the unneeded ones, only kept ones
+  // are converted. `field` counts the fields read whole.
+  let field = 3;
+  let at = close + 4;
+  while (field < STAT_LAST_FIELD && at <= end) {
+    let sp = text.indexOf(" ", at);
+    if (sp === -1 || sp > end) {
+      if (!complete) break; // cut mid-field: not trusted
+      sp = end;
+    }
+    field++;
+    if (STAT_KEPT[field] === 1) {
+      const n = readDecimal(text, at, sp);
+      const v = n < 0 ? null : n;
+      if (v === null) {
+        bad ??= [];
+        bad.push(field);
+      }
+      switch (field) {
+        case 4:
+          ppid = v;
+          break;
+        case 5:
+          pgrp = v;
+          break;
+        case 6:
+          session = v;
+          break;
+        case 9:
+          flags = v;
+          break;
+        case 14:
+          utimeTicks = v;
+          break;
+        case 15:
+          stimeTicks = v;
+          break;
+        case 20:
+          numThreads = v;
+          break;
+        default:
+          startTimeTicks = v;
+      }
+    }
+    at = sp + 1;
+  }
+  const value: ProcStat = {
+    pid,
+    comm: text.slice(open + 2, close),
+    state: text.slice(close + 2, close + 3),
+    ppid,
+    pgrp,
+    session,
+    flags,
+    kernelThread: flags === null ? null : (flags & PF_KTHREAD) !== 0,
+    utimeTicks,
+    stimeTicks,
+    numThreads,
+    startTimeTicks,
+  };
+  if (complete && bad === null && field >= STAT_MIN_FIELDS) return { ok: true, value };
+  const issues = new IssueList();
+  if (!complete) issues.add("truncated", "stat has no final newline; last field dropped", 1);
+  else if (field < STAT_MIN_FIELDS)
+    issues.add("missing", `${field} fields; expected at least ${STAT_MIN_FIELDS}`, 1);
+  for (const f of bad ?? []) issues.add("invalid_field", `field ${f} is not a number`, 1);
+  return result(value, issues.done());
+}
+
+/**
+ * Splits `/proc/<pid>/cmdline` on NUL. Empty for kernel threads and zombies; a process that rewrote
+ * its argv (`nginx: master process`) can show one argument with spaces and no NUL.
+ */
+export function parseCmdline(text: string): string[] {
+  if (text.length === 0) return [];
+  const args = text.split("\0");
+  if (args[args.length - 1] === "") args.pop();
+  return args;
+}
+
+/** What an fd link in `/proc/<pid>/fd/` points at. */
+export type FdTarget =
+  | {
+      /** `/dev/vfio/<G>` (or `/dev/vfio/noiommu-<G>`): holds IOMMU group G. */
+      readonly kind: "vfio-group";
+      readonly group: number;
+      readonly noiommu: boolean;
+      readonly path: string;
+      readonly deleted: boolean;
+    }
+  | { readonly kind: "vfio-container"; readonly path: string; readonly deleted: boolean }
+  | {
+      /** `/dev/vfio/devices/vfio<N>`: the iommufd device cdev; a VMM using it never opens the group node. */
+      readonly kind: "vfio-device";
+      readonly index: number;
+      readonly path: string;
+      readonly deleted: boolean;
+    }
+  | { readonly kind: "namespace"; readonly nsType: string; readonly inode: number }
+  | { readonly kind: "socket" | "pipe"; readonly inode: number }
+  | { readonly kind: "anon_inode"; readonly name: string }
+  | { readonly kind: "path"; readonly path: string; readonly deleted: boolean }
+  | { readonly kind: "other"; readonly raw: string };
+
+const DELETED = " (deleted)";
+
+/** Classifies an fd link target: vfio nodes, namespaces, sockets and pipes, anon inodes, paths. */
+export function parseFdTarget(target: string): FdTarget {
+  if (target.charCodeAt(0) === 47) {
+    // d_path appends " (deleted)" once the file is unlinked: a vfio node removed while held shows so.
+    const deleted = target.endsWith(DELETED);
+    const path = deleted ? target.slice(0, -DELETED.length) : target;
+    if (path.startsWith("/dev/vfio/")) {
+      const name = path.slice(10);
+      if (name === "vfio") return { kind: "vfio-container", path, deleted };
+      if (name.startsWith("devices/vfio")) {
+        const index = readDecimal(name, 12, name.length);
+        if (index >= 0) return { kind: "vfio-device", index, path, deleted };
+      }
+      const noiommu = name.startsWith("noiommu-");
+      const group = readDecimal(name, noiommu ? 8 : 0, name.length);
+      if (group >= 0) return { kind: "vfio-group", group, noiommu, path, deleted };
+    }
+    return { kind: "path", path, deleted };
+  }
+  if (target.startsWith("anon_inode:")) return { kind: "anon_inode", name: target.slice(11) };
+  const ns = parseNsLink(target);
+  if (ns) {
+    if (ns.type === "socket" || ns.type === "pipe") return { kind: ns.type, inode: ns.inode };
+    return { kind: "namespace", nsType: ns.type, inode: ns.inode };
+  }
+  return { kind: "other", raw: target };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Bundle level: the process table
+
+/** An fd on a vfio node (group, container or device cdev): what makes a process a holder. */
+export interface VfioFd {
+  readonly fd: number;
+  /** The link target as read, e.g. `/dev/vfio/62`. */
+  readonly path: string;
+  readonly kind: "vfio-group" | "vfio-container" | "vfio-device";
+  readonly group: number | null;
+  readonly deleted: boolean;
+  readonly evidencePath: string;
+}
+
+/** An fd on a mount namespace file: it keeps that namespace alive without a process in it. */
+export interface NsFd {
+  readonly fd: number;
+  readonly inode: number;
+  readonly evidencePath: string;
+}
+
+/** One process; null where its evidence was not shipped or could not be read (see `unreadable`). */
+export interface Process extends CgroupOwner {
+  readonly pid: number;
+  /** From `comm`, else from `stat`. */
+  readonly comm: string | null;
+  readonly state: string | null;
+  readonly ppid: number | null;
+  readonly kernelThread: boolean | null;
+  readonly startTimeTicks: number | null;
+  readonly cmdline: readonly string[] | null;
+  /** Inode of `ns/mnt`; null when the link was unreadable (EACCES for PID 1 without hostPID, ESRCH on exit). */
+  readonly mntNs: number | null;
+  readonly vfioFds: readonly VfioFd[];
+  readonly nsFds: readonly NsFd[];
+  /** Evidence paths that were read, by what they gave. */
+  readonly evidence: {
+    readonly comm?: string;
+    readonly stat?: string;
+    readonly cgroup?: string;
+    readonly cmdline?: string;
+    readonly mntNs?: string;
+    readonly fd?: string;
+  };
+  /** What could not be read: "unknown", never "none" (an unreadable `fd/` says nothing about holders). */
+  readonly unreadable: readonly { readonly path: string; readonly why: EvidenceGap }[];
+}
+
+/** Why evidence is missing or incomplete: the reader's reasons, or the shipper's size/entry cap. */
+export type EvidenceGap = Unreadable | { readonly reason: "capped" };
+
+export interface ProcessTable {
+  /** Sorted by pid. */
+  readonly processes: readonly Process[];
+  /** `proc/` listing: complete, cut by the shipper's entry cap, or not shipped (pids taken from paths). */
+  readonly listing: "complete" | "capped" | "absent";
+}
+
+/** Re-files a sub-parser's issues under the evidence path they came from. */
+function addIssues(into: IssueList, path: string, from: readonly ParseIssue[]): void {
+  for (const i of from) into.add(i.code, i.message, i.line, [path, ...i.path]);
+}
+
+/** Pids from the `proc/` listing and from any `proc/<pid>/...` path in the bundle. */
+function pidsOf(reader: EvidenceReader): number[] {
+  const pids = new Set<number>();
+  for (const name of reader.list("proc") ?? []) {
+    const n = readDecimal(name, 0, name.length);
+    if (n >= 0) pids.add(n);
+  }
+  for (const p of reader.paths("proc/")) {
+    const slash = p.indexOf("/", 5);
+    if (slash > 5) {
+      const n = readDecimal(p, 5, slash);
+      if (n >= 0) pids.add(n);
+    }
+  }
+  return [...pids].sort((a, b) => a - b);
+}
+
+function readProcess(reader: EvidenceReader, pid: number, issues: IssueList): Process {
+  const base = `proc/${pid}`;
+  const evidence: Record<string, string> = {};
+  const unreadable: { path: string; why: EvidenceGap }[] = [];
+  const file = (name: string): string | undefined => {
+    const path = `${base}/${name}`;
+    const text = reader.text(path);
+    if (text === undefined) {
+      const why = reader.unreadable(path, "file");
+      if (why) unreadable.push({ path, why });
+    } else {
+      evidence[name] = path;
+      if (reader.capped(path)) unreadable.push({ path, why: { reason: "capped" } });
+    }
+    return text;
+  };
+
+  const commText = file("comm");
+  const statText = file("stat");
+  let stat: ProcStat | null = null;
+  if (statText !== undefined) {
+    const r = parseProcStat(statText);
+    stat = r.value;
+    if (!r.ok) addIssues(issues, `${base}/stat`, r.issues);
+  }
+  let owner: CgroupOwner = { podUid: null, qos: null, containerId: null, runtime: null };
+  const cgroupText = file("cgroup");
+  if (cgroupText !== undefined) {
+    const r = parseCgroup(cgroupText);
+    owner = {
+      podUid: r.value.podUid,
+      qos: r.value.qos,
+      containerId: r.value.containerId,
+      runtime: r.value.runtime,
+    };
+    if (!r.ok) addIssues(issues, `${base}/cgroup`, r.issues);
+  }
+  const cmdlineText = file("cmdline");
+
+  let mntNs: number | null = null;
+  const nsPath = `${base}/ns/mnt`;
+  const nsTarget = reader.link(nsPath);
+  if (nsTarget === undefined) {
+    const why = reader.unreadable(nsPath, "link");
+    if (why) unreadable.push({ path: nsPath, why });
+  } else {
+    const ns = parseNsLink(nsTarget);
+    if (ns?.type === "mnt") {
+      mntNs = ns.inode;
+      evidence.mntNs = nsPath;
+    } else {
+      issues.add("invalid_field", `ns/mnt target ${JSON.stringify(nsTarget)} is not mnt:[N]`, undefined, [
+        nsPath,
+      ]);
+    }
+  }
+
+  const vfioFds: VfioFd[] = [];
+  const nsFds: NsFd[] = [];
+  const fdDir = `${base}/fd`;
+  const fds = reader.list(fdDir);
+  if (fds === undefined) {
+    const why = reader.unreadable(fdDir, "dir");
+    if (why) unreadable.push({ path: `${fdDir}/`, why });
+  } else {
+    evidence.fd = `${fdDir}/`;
+    if (reader.capped(fdDir)) unreadable.push({ path: `${fdDir}/`, why: { reason: "capped" } });
+    for (const name of fds) {
+      const fd = readDecimal(name, 0, name.length);
+      if (fd < 0) continue;
+      const path = `${fdDir}/${name}`;
+      // The shipper keeps only the fd links that matter (vfio, mnt namespaces): absent ones are not gaps.
+      const target = reader.link(path);
+      if (target === undefined) {
+        const e = reader.entry(path);
+        if (e?.kind === "error" || e?.kind === "timeout") {
+          const why = reader.unreadable(path, "link");
+          if (why) unreadable.push({ path, why });
+        }
+        continue;
+      }
+      const t = parseFdTarget(target);
+      if (t.kind === "vfio-group" || t.kind === "vfio-container" || t.kind === "vfio-device") {
+        const group = t.kind === "vfio-group" ? t.group : null;
+        vfioFds.push({ fd, path: target, kind: t.kind, group, deleted: t.deleted, evidencePath: path });
+      } else if (t.kind === "namespace" && t.nsType === "mnt") {
+        nsFds.push({ fd, inode: t.inode, evidencePath: path });
+      }
+    }
+  }
+
+  return {
+    pid,
+    comm: commText === undefined ? (stat?.comm ?? null) : commText.replace(/\n$/, ""),
+    state: stat?.state ?? null,
+    ppid: stat?.ppid ?? null,
+    kernelThread: stat?.kernelThread ?? null,
+    startTimeTicks: stat?.startTimeTicks ?? null,
+    cmdline: cmdlineText === undefined ? null : parseCmdline(cmdlineText),
+    mntNs,
+    ...owner,
+    vfioFds,
+    nsFds,
+    evidence,
+    unreadable,
+  };
+}
+
+/**
+ * Builds the process table from `proc/<pid>/...` evidence: identity, state, mount namespace,
+ * pod/container from the cgroup, and the fds that hold vfio nodes or mount namespaces.
+ */
+export function readProcesses(reader: EvidenceReader): ParseResult<ProcessTable> {
+  const issues = new IssueList();
+  const listed = reader.list("proc");
+  const listing = listed === undefined ? "absent" : reader.capped("proc") ? "capped" : "complete";
+  const processes = pidsOf(reader).map((pid) => readProcess(reader, pid, issues));
+  return result({ processes, listing }, issues.done());
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Bundle level: mount namespaces
+
+/** Something that keeps a mount namespace alive besides its processes. */
+export type NamespacePin =
+  | {
+      /** An nsfs bind mount (`... mnt:[N] /run/x ... - nsfs nsfs rw`) seen in some namespace's mountinfo. */
+      readonly kind: "nsfs-mount";
+      /** The namespace whose mountinfo lists the bind (null when that file's namespace is unknown). */
+      readonly inNamespace: number | null;
+      readonly mountPoint: string;
+      readonly evidencePath: string;
+      readonly line: number;
+      readonly raw: string;
+    }
+  | { readonly kind: "fd"; readonly pid: number; readonly fd: number; readonly evidencePath: string };
+
+export interface MountNamespace {
+  /** nsfs inode; null for a mountinfo whose namespace could not be named (PID 1's link unreadable). */
+  readonly inode: number | null;
+  readonly isHost: boolean;
+  /** Live processes in it: their `ns/mnt` names it, or (see `pidsInferred`) their mountinfo matched it. */
+  readonly pids: readonly number[];
+  /** Pids whose `ns/mnt` was unreadable and whose mountinfo shares this namespace's mount ids. */
+  readonly pidsInferred: readonly number[];
+  readonly pins: readonly NamespacePin[];
+  /** The mountinfo read for it; null = unscanned, its mounts are unknown. */
+  readonly mountinfo: {
+    readonly evidencePath: string;
+    readonly pid: number | null;
+    readonly capped: boolean;
+  } | null;
+  readonly mounts: readonly Mount[];
+}
+
+export interface MountNamespaceView {
+  readonly host: {
+    /** The host namespace's inode; null when neither the shipper nor PID 1's mountinfo could name it. */
+    readonly inode: number | null;
+    /** The inode was not recorded by the shipper but found by matching PID 1's mountinfo to a namespace. */
+    readonly inodeInferred: boolean;
+    /** As the shipper recorded it: where the host namespace was read from and why. */
+    readonly source: string;
+    readonly reason: string;
+  };
+  /** Host first, then by inode, then namespaces of unknown inode. */
+  readonly namespaces: readonly MountNamespace[];
+  /** Namespaces with no mountinfo: what the detector could not see. */
+  readonly unscanned: readonly number[];
+  /** Namespaces kept alive only by nsfs mounts or fds (mount namespace capture). */
+  readonly pinnedWithoutProcess: readonly number[];
+  /** Processes whose namespace is unknown (`ns/mnt` unreadable) and not recovered from mountinfo. */
+  readonly unknownNsPids: readonly number[];
+}
+
+/** Where the shipper stores `nsenter --mount=<pin> cat /proc/self/mountinfo` for a process-less namespace. */
+export function pinnedMountinfoPath(inode: number): string {
+  return `faultline/pinned-ns/${inode}/mountinfo`;
+}
+
+interface Draft {
+  inode: number | null;
+  pids: number[];
+  pidsInferred: number[];
+  pins: NamespacePin[];
+  mountinfo: { evidencePath: string; pid: number | null; capped: boolean } | null;
+  mounts: Mount[];
+}
+
+/**
+ * Mount ids are unique system-wide while the mount exists, so two mountinfo files that share most of
+ * their (id, devt, mount point) triples were read from the same namespace.
+ */
+function sameNamespace(a: readonly Mount[], b: readonly Mount[]): boolean {
+  if (a.length === 0 || b.length === 0) return false;
+  const byId = new Map<number, Mount>();
+  for (const m of b) byId.set(m.mountId, m);
+  let shared = 0;
+  for (const m of a) {
+    const o = byId.get(m.mountId);
+    if (o && o.devt === m.devt && o.mountPoint === m.mountPoint) shared++;
+  }
+  return shared > 0 && shared * 2 >= Math.min(a.length, b.length);
+}
+
+/**
+ * Groups processes by mount namespace, reads each namespace's mountinfo (the shipper ships one per
+ * namespace), marks the host's, finds namespaces pinned by nsfs mounts or fds, and lists the ones
+ * whose mounts could not be seen.
+ */
+export function readMountNamespaces(args: {
+  reader: EvidenceReader;
+  hostNamespace: { readonly mnt: string | null; readonly source: string; readonly reason: string };
+  /** The process table when the caller already built it. */
+  processes?: ProcessTable;
+}): ParseResult<MountNamespaceView> {
+  const { reader, hostNamespace } = args;
+  const issues = new IssueList();
+  let table = args.processes;
+  if (!table) {
+    const r = readProcesses(reader);
+    table = r.value;
+    if (!r.ok) for (const i of r.issues) issues.add(i.code, i.message, i.line, i.path);
+  }
+  const hostRef = hostNamespace.mnt === null ? null : parseNsLink(hostNamespace.mnt);
+  const hostInode = hostRef?.type === "mnt" ? hostRef.inode : null;
+  // The reference takes the host to be PID 1's namespace; the shipper says so by naming proc/1/ns/mnt
+  // as its source, even when that link was unreadable (then proc/1/mountinfo is the host's table).
+  const hostIsPid1 = hostNamespace.source === "proc/1/ns/mnt";
+
+  const drafts = new Map<number, Draft>();
+  const draftOf = (inode: number): Draft => {
+    let d = drafts.get(inode);
+    if (!d) {
+      d = { inode, pids: [], pidsInferred: [], pins: [], mountinfo: null, mounts: [] };
+      drafts.set(inode, d);
+    }
+    return d;
+  };
+  if (hostInode !== null) draftOf(hostInode);
+  const unknownNs: number[] = [];
+  for (const p of table.processes) {
+    if (p.mntNs === null) unknownNs.push(p.pid);
+    else draftOf(p.mntNs).pids.push(p.pid);
+    for (const f of p.nsFds)
+      draftOf(f.inode).pins.push({ kind: "fd", pid: p.pid, fd: f.fd, evidencePath: f.evidencePath });
+  }
+
+  const parse = (path: string): Mount[] => {
+    const text = reader.text(path) ?? "";
+    const r = parseMountinfo(text, { evidencePath: path });
+    if (!r.ok) for (const i of r.issues) issues.add(i.code, i.message, i.line, i.path);
+    return r.value;
+  };
+  /** Best mountinfo among candidates: shipped, non-empty (a dying process's is empty), not capped. */
+  const pick = (candidates: readonly { path: string; pid: number | null }[]) => {
+    let best: { path: string; pid: number | null; score: number } | null = null;
+    for (const c of candidates) {
+      const text = reader.text(c.path);
+      if (text === undefined) continue;
+      const score = (text.length > 0 ? 2 : 0) + (reader.capped(c.path) ? 0 : 1);
+      if (!best || score > best.score) best = { ...c, score };
+    }
+    return best;
+  };
+  const mountinfoUsed = new Set<string>();
+  const scan = (d: Draft, candidates: { path: string; pid: number | null }[]): void => {
+    const best = pick(candidates);
+    if (!best) return;
+    mountinfoUsed.add(best.path);
+    d.mountinfo = { evidencePath: best.path, pid: best.pid, capped: reader.capped(best.path) };
+    d.mounts = parse(best.path);
+  };
+  const candidatesOf = (d: Draft) => {
+    const pids = d.inode === hostInode && hostIsPid1 ? [1, ...d.pids.filter((p) => p !== 1)] : d.pids;
+    const list: { path: string; pid: number | null }[] = pids.map((pid) => ({
+      path: `proc/${pid}/mountinfo`,
+      pid,
+    }));
+    if (d.inode !== null) list.push({ path: pinnedMountinfoPath(d.inode), pid: null });
+    return list;
+  };
+  for (const d of drafts.values()) scan(d, candidatesOf(d));
+
+  // Mountinfo of processes whose namespace link was unreadable (PID 1 here): match by mount ids.
+  const unnamed: Draft[] = [];
+  const recovered = new Set<number>();
+  for (const pid of unknownNs) {
+    const path = `proc/${pid}/mountinfo`;
+    if (reader.text(path) === undefined || mountinfoUsed.has(path)) continue;
+    const mounts = parse(path);
+    mountinfoUsed.add(path);
+    const match = [...drafts.values()].find((d) => sameNamespace(mounts, d.mounts));
+    if (match) {
+      match.pids.push(pid);
+      match.pidsInferred.push(pid);
+      recovered.add(pid);
+      if (match.mountinfo === null) {
+        match.mountinfo = { evidencePath: path, pid, capped: reader.capped(path) };
+        match.mounts = mounts;
+      }
+      continue;
+    }
+    const twin = unnamed.find((d) => sameNamespace(mounts, d.mounts));
+    if (twin) twin.pids.push(pid);
+    else {
+      const mountinfo = { evidencePath: path, pid, capped: reader.capped(path) };
+      unnamed.push({ inode: null, pids: [pid], pidsInferred: [], pins: [], mountinfo, mounts });
+    }
+    recovered.add(pid);
+  }
+
+  // nsfs bind mounts pin namespaces; a namespace found only this way gets its shipped mountinfo, if any.
+  const scanned = [...drafts.values(), ...unnamed];
+  for (let i = 0; i < scanned.length; i++) {
+    const d = scanned[i];
+    if (!d) continue;
+    for (const m of d.mounts) {
+      const pinned = pinnedNamespaceOf(m);
+      if (pinned?.type !== "mnt") continue;
+      const isNew = !drafts.has(pinned.inode);
+      const target = draftOf(pinned.inode);
+      target.pins.push({
+        kind: "nsfs-mount",
+        inNamespace: d.inode,
+        mountPoint: m.mountPoint,
+        evidencePath: m.evidencePath ?? "",
+        line: m.line,
+        raw: m.raw,
+      });
+      if (isNew) {
+        scan(target, candidatesOf(target));
+        scanned.push(target);
+      }
+    }
+  }
+
+  // Sanity checks of §7.4: a read racing mount/umount can duplicate lines or lose a parent.
+  for (const d of [...drafts.values(), ...unnamed]) {
+    const ids = new Set<number>();
+    for (const m of d.mounts) {
+      if (ids.has(m.mountId))
+        issues.add("inconsistent", `mount id ${m.mountId} listed twice`, m.line, [m.evidencePath ?? ""]);
+      ids.add(m.mountId);
+    }
+    for (const m of d.mounts) {
+      if (m.mountPoint !== "/" && !ids.has(m.parentId)) {
+        issues.add("inconsistent", `parent mount ${m.parentId} is not listed`, m.line, [
+          m.evidencePath ?? "",
+        ]);
+      }
+    }
+  }
+
+  // Unnamed by the shipper but PID 1's: the host is wherever PID 1's mountinfo landed.
+  const host =
+    hostInode !== null
+      ? drafts.get(hostInode)
+      : hostIsPid1
+        ? [...drafts.values(), ...unnamed].find((d) => d.pids.includes(1))
+        : undefined;
+  if (!host) {
+    issues.add("missing", `host mount namespace unknown: ${hostNamespace.reason}`, undefined, [
+      hostNamespace.source,
+    ]);
+  } else if (host.mountinfo === null) {
+    issues.add("missing", `no mountinfo shipped for the host namespace mnt:[${host.inode}]`, undefined, [
+      hostNamespace.source,
+    ]);
+  }
+  const finish = (d: Draft): MountNamespace => ({
+    inode: d.inode,
+    isHost: d === host,
+    pids: [...d.pids].sort((a, b) => a - b),
+    pidsInferred: d.pidsInferred,
+    pins: d.pins,
+    mountinfo: d.mountinfo,
+    mounts: d.mounts,
+  });
+  const named = [...drafts.values()].sort((a, b) => (a.inode ?? 0) - (b.inode ?? 0));
+  const ordered = [...named, ...unnamed];
+  const namespaces = (host ? [host, ...ordered.filter((d) => d !== host)] : ordered).map(finish);
+  return result(
+    {
+      host: {
+        inode: host?.inode ?? null,
+        inodeInferred: hostInode === null && host?.inode != null,
+        source: hostNamespace.source,
+        reason: hostNamespace.reason,
+      },
+      namespaces,
+      unscanned: named.flatMap((d) => (d.inode !== null && d.mountinfo === null ? [d.inode] : [])),
+      pinnedWithoutProcess: named.flatMap((d) =>
+        d.inode !== null && d.pids.length === 0 && d.pins.length > 0 ? [d.inode] : [],
+      ),
+      unknownNsPids: unknownNs.filter((p) => !recovered.has(p)),
+    },
+    issues.done(),
+  );
+}

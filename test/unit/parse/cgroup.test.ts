@@ -1,0 +1,311 @@
+import { readFileSync } from "node:fs";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { describeCgroupPath, parseCgroup } from "../../../shared/parse/cgroup.js";
+import { issuesOf, MAX_LINE_CHARS } from "../../../shared/parse/result.js";
+
+const fixture = (path: string) => readFileSync(new URL(`../../fixtures/${path}`, import.meta.url), "utf8");
+const realEvidence = JSON.parse(fixture("real/proc/namespaces-evidence.json")) as {
+  pids: { self: number };
+  evidence: Record<string, { kind: string; data?: string }>;
+};
+
+/** What a cgroup file says about its process, without the per-line entries. */
+const owner = (text: string) => {
+  const r = parseCgroup(text);
+  const { entries, ...rest } = r.value;
+  return { ...rest, lines: entries.length, issues: issuesOf(r) };
+};
+
+const C1 = "225ef64e9ecabbad5b4da660887c5e41bc0e9f9aecb44cd68421d0fd8a2283f7";
+const C2 = "9b24028d16bc9753f4f837746c63dc2ce2c973d135293681b7db6e8e5dadb80a";
+const C3 = "a1b70330683520b933e22c248cc641d3e89fc26c19f2998e504f8984c2cba785";
+const C4 = "3def6468d50e94b50ee02c39360d60a0606b02daae5add8b6aea543e54047564";
+const C5 = "c9463eb4c86871c75d95681853bd12560d5f748e8ed37d6f072188a6d1fa8636";
+const C6 = "4e8e4293e7c2877005eb5bc3e8c2bddfd0bf214947e7c1499ea85a6159e43ae0";
+const C7 = "d5ede0969dac56c9e926037d95cd01796e3f9a2b31163d27836850d4eccaebe9";
+
+describe("parseCgroup on synthetic processes (both kubelet cgroup drivers, three runtimes, v1/v2)", () => {
+  it.each([
+    [
+      "containerd-systemd-v2",
+      {
+        version: "v2",
+        podUid: "5f0c9a7e-3b1d-4c2e-9f61-0d8e2a7b4c11",
+        qos: "burstable",
+        containerId: C1,
+        runtime: "containerd",
+        lines: 1,
+      },
+    ],
+    [
+      "crio-systemd-hybrid", // `0::/` on a hybrid host: the pod is read from the first v1 line
+      {
+        version: "hybrid",
+        podUid: "0d6f2c1a-9e8b-4a7c-b5d4-3e2f1a0b9c8d",
+        qos: "besteffort",
+        containerId: C2,
+        runtime: "cri-o",
+        lines: 13,
+      },
+    ],
+    [
+      "docker-cgroupfs-v1", // cgroupfs driver names no runtime for a bare id
+      {
+        version: "v1",
+        podUid: "c2a4b0e1-6f3d-4e8a-9b7c-1d2e3f4a5b6c",
+        qos: "burstable",
+        containerId: C3,
+        runtime: null,
+        lines: 11,
+      },
+    ],
+    [
+      "containerd-cgroupfs-guaranteed-v2",
+      {
+        version: "v2",
+        podUid: "7b3e9f2a-1c4d-4e5f-8a9b-0c1d2e3f4a5b",
+        qos: "guaranteed",
+        containerId: C4,
+        runtime: null,
+        lines: 1,
+      },
+    ],
+    [
+      "crio-cgroupfs-besteffort-v2",
+      {
+        version: "v2",
+        podUid: "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b",
+        qos: "besteffort",
+        containerId: C5,
+        runtime: "cri-o",
+        lines: 1,
+      },
+    ],
+    [
+      "static-pod-guaranteed-v2", // static pods get a 32-hex UID (hash of the manifest)
+      {
+        version: "v2",
+        podUid: "3c5e9b7f8a9f4c1e8b7d6a5c4b3a2910",
+        qos: "guaranteed",
+        containerId: C6,
+        runtime: "containerd",
+        lines: 1,
+      },
+    ],
+    [
+      "kind-nested-v2",
+      {
+        version: "v2",
+        podUid: "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+        qos: "besteffort",
+        containerId: C7,
+        runtime: "containerd",
+        lines: 1,
+      },
+    ],
+    [
+      "nested-init-scope-v2",
+      {
+        version: "v2",
+        podUid: "5f0c9a7e-3b1d-4c2e-9f61-0d8e2a7b4c11",
+        qos: "burstable",
+        containerId: C1,
+        runtime: "containerd",
+        lines: 1,
+      },
+    ],
+    [
+      "crio-conmon-v2", // the container monitor runs in the pod but is not the container
+      {
+        version: "v2",
+        podUid: "0d6f2c1a-9e8b-4a7c-b5d4-3e2f1a0b9c8d",
+        qos: "burstable",
+        containerId: null,
+        runtime: null,
+        lines: 1,
+      },
+    ],
+    [
+      "docker-plain-v2",
+      { version: "v2", podUid: null, qos: null, containerId: C1, runtime: "docker", lines: 1 },
+    ],
+    [
+      "host-daemon-v2",
+      { version: "v2", podUid: null, qos: null, containerId: null, runtime: null, ownerPath: null, lines: 1 },
+    ],
+  ])("%s", (name, expected) => {
+    const got = owner(fixture(`synthetic/proc/cgroup/${name}.cgroup`));
+    expect(got, JSON.stringify(got)).toMatchObject({ ...expected, issues: [] });
+  });
+
+  it("keeps every line: hierarchy id, controllers (named hierarchies as written) and path", () => {
+    const r = parseCgroup(fixture("synthetic/proc/cgroup/crio-systemd-hybrid.cgroup"));
+    expect(
+      r.value.entries.map((e) => `${e.line} ${e.hierarchyId} [${e.controllers}] ${e.path.length}`),
+    ).toMatchInlineSnapshot(`
+      [
+        "1 12 [hugetlb] 183",
+        "2 11 [cpuset] 183",
+        "3 10 [memory] 183",
+        "4 9 [perf_event] 183",
+        "5 8 [net_cls,net_prio] 183",
+        "6 7 [pids] 183",
+        "7 6 [freezer] 183",
+        "8 5 [devices] 183",
+        "9 4 [blkio] 183",
+        "10 3 [cpu,cpuacct] 183",
+        "11 2 [rdma] 183",
+        "12 1 [name=systemd] 183",
+        "13 0 [] 1",
+      ]
+    `);
+  });
+});
+
+describe("parseCgroup on real processes (this machine: hybrid v1 + v2, no Kubernetes)", () => {
+  it("reads the capturing process's file: a memory cgroup path, no pod", () => {
+    const text = realEvidence.evidence[`proc/${realEvidence.pids.self}/cgroup`]?.data ?? "";
+    expect(owner(text)).toMatchObject({ version: "hybrid", podUid: null, containerId: null, issues: [] });
+    expect(
+      parseCgroup(text).value.entries.map((e) => `${e.line} ${e.hierarchyId} [${e.controllers}] ${e.path}`),
+    ).toMatchInlineSnapshot(`
+        [
+          "1 9 [name=systemd] /",
+          "2 8 [pids] /",
+          "3 7 [blkio] /",
+          "4 6 [freezer] /",
+          "5 5 [devices] /",
+          "6 4 [memory] /process_api/5cdbfafd2b78d6cfa09e2a45386cac32",
+          "7 3 [cpuset] /",
+          "8 2 [cpuacct] /",
+          "9 1 [cpu] /",
+          "10 0 [] /",
+        ]
+      `);
+  });
+
+  it("reads PID 1 and kthreadd as hybrid with root paths", () => {
+    for (const pid of [1, 2]) {
+      const r = parseCgroup(realEvidence.evidence[`proc/${pid}/cgroup`]?.data ?? "");
+      expect(r.ok, `pid ${pid}`).toBe(true);
+      expect(r.value.version).toBe("hybrid");
+      expect(r.value.entries.every((e) => e.path === "/")).toBe(true);
+    }
+  });
+});
+
+describe("describeCgroupPath", () => {
+  it.each([
+    ["/", null],
+    ["/user.slice/user-1000.slice/session-3.scope", null],
+    ["/kubepods.slice/kubepods-burstable.slice", null], // QoS parent only
+    ["/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podnot_a_uid.slice/x.scope", null],
+    ["/kubepods/burstable/pod5f0c9a7e-3b1d-4c2e-9f61-0d8e2a7b4c1/abc", null], // 35 characters
+    [`/kubepods/burstable/pod5F0C9A7E-3B1D-4C2E-9F61-0D8E2A7B4C11/${C1}`, { podUid: null, containerId: C1 }], // UIDs are lower case
+    [`/docker/${C2}`, { podUid: null, containerId: C2, runtime: "docker" }],
+    [`/system.slice/crio-${C2}.scope`, { podUid: null, containerId: C2, runtime: "cri-o" }],
+    [`/kubepods/podcafe/${C3}`, { podUid: null, containerId: C3 }], // short pod dir: not a UID
+  ])("reads %s as %j", (path, expected) => {
+    const got = describeCgroupPath(path);
+    if (expected === null) expect(got).toEqual({ podUid: null, qos: null, containerId: null, runtime: null });
+    else expect(got).toMatchObject(expected);
+  });
+});
+
+describe("parseCgroup on damaged input", () => {
+  const good = `0::/kubepods.slice/kubepods-pod3c5e9b7f8a9f4c1e8b7d6a5c4b3a2910.slice/cri-containerd-${C6}.scope\n`;
+  it.each([
+    ["no colons at all", "malformed_line"],
+    ["4:memory", "malformed_line"],
+    ["x:memory:/", "invalid_field"],
+    [":memory:/", "invalid_field"],
+  ])("reports %j as %s on its line and keeps the rest", (bad, code) => {
+    const r = parseCgroup(`${bad}\n${good}`);
+    expect(issuesOf(r)).toMatchObject([{ code, line: 1 }]);
+    expect(r.value.podUid).toBe("3c5e9b7f8a9f4c1e8b7d6a5c4b3a2910");
+  });
+
+  it("keeps colons inside the path", () => {
+    expect(parseCgroup("0::/weird:path:x\n").value.entries[0]?.path).toBe("/weird:path:x");
+  });
+
+  it("drops a final line without its newline as truncated (it may name the wrong pod)", () => {
+    const r = parseCgroup(good.slice(0, 60));
+    expect(r.value).toMatchObject({ entries: [], podUid: null, version: null });
+    expect(issuesOf(r)).toEqual([
+      { code: "truncated", message: "last line has no newline; dropped", line: 1, path: [] },
+    ]);
+  });
+
+  it("reads an empty file (a zombie) as nothing, with no issue", () => {
+    expect(parseCgroup("")).toEqual({
+      ok: true,
+      value: {
+        entries: [],
+        version: null,
+        ownerPath: null,
+        podUid: null,
+        qos: null,
+        containerId: null,
+        runtime: null,
+      },
+    });
+  });
+});
+
+describe("parseCgroup properties", () => {
+  const lineCount = (text: string) => text.split("\n").length;
+
+  it("never throws on arbitrary strings, and every issue names a line that exists", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "binary", maxLength: 300 }), (text) => {
+        const r = parseCgroup(text);
+        for (const i of issuesOf(r)) expect(i.line).toBeLessThanOrEqual(lineCount(text));
+        for (const e of r.value.entries) expect(e.line).toBeLessThanOrEqual(lineCount(text));
+      }),
+    );
+  });
+
+  it("never throws on random bytes decoded as UTF-8", () => {
+    const decoder = new TextDecoder();
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => void parseCgroup(decoder.decode(bytes))),
+    );
+  });
+
+  it("reads a cut file as its complete lines only", () => {
+    const text = fixture("synthetic/proc/cgroup/docker-cgroupfs-v1.cgroup");
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: text.length }), (cut) => {
+        const part = text.slice(0, cut);
+        const r = parseCgroup(part);
+        expect(r.value.entries.length).toBe(part.split("\n").length - 1);
+        expect(r.ok).toBe(part.length === 0 || part.endsWith("\n"));
+      }),
+    );
+  });
+
+  it("names the pod of any UID in either driver's layout", () => {
+    fc.assert(
+      fc.property(fc.uuid(), fc.constantFrom("", "burstable", "besteffort"), (uid, qos) => {
+        const slice = `/kubepods.slice${qos ? `/kubepods-${qos}.slice` : ""}/kubepods${qos ? `-${qos}` : ""}-pod${uid.replaceAll("-", "_")}.slice/cri-containerd-${C1}.scope`;
+        const cgroupfs = `/kubepods${qos ? `/${qos}` : ""}/pod${uid}/${C1}`;
+        for (const path of [slice, cgroupfs]) {
+          expect(describeCgroupPath(path), path).toMatchObject({
+            podUid: uid,
+            qos: qos || "guaranteed",
+            containerId: C1,
+          });
+        }
+      }),
+    );
+  });
+
+  it("handles a 10 MB single line as too_large, with or without its newline", () => {
+    const line = `0::/${"a".repeat(10 * 1024 * 1024)}`;
+    expect(issuesOf(parseCgroup(`${line}\n`)).map((i) => [i.code, i.line])).toEqual([["too_large", 1]]);
+    expect(issuesOf(parseCgroup(line)).map((i) => [i.code, i.line])).toEqual([["truncated", 1]]);
+    expect(MAX_LINE_CHARS).toBeLessThan(line.length);
+  });
+});
