@@ -37,7 +37,15 @@ export function createApp() {
     );
   });
 
-  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  // Ready means the schema is there: local mode applies migrations after the socket opens.
+  app.get("/healthz", async (c) => {
+    try {
+      await c.env.DB.prepare("SELECT 1 FROM episodes LIMIT 0").run();
+      return c.json({ status: "ok" });
+    } catch {
+      return c.json({ status: "starting", reason: "database schema not applied yet" }, 503);
+    }
+  });
   app.use("/v1/*", authenticate);
 
   app.route("/", snapshotsApp);

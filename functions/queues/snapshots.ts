@@ -1,21 +1,33 @@
-/** Consumer of the `snapshots` queue: one message at a time, ack or retry with backoff. */
+/** Consumer of the `snapshots` queue: each message acked or retried with backoff on its own. */
 
 import { workerCodec } from "../../infra/worker/codec.js";
 import { makeDb } from "../../infra/worker/db.js";
 import { r2Store } from "../../infra/worker/r2.js";
 import { ObjectNotification } from "../../shared/contracts/queue.js";
 import { recordIngestError } from "../../shared/db/ingest.js";
+import { processEvidenceNotification } from "../../shared/pipeline/process-evidence.js";
 import { processSnapshotNotification } from "../../shared/pipeline/process-snapshot.js";
-import { isReprocess } from "../../shared/pipeline/reprocess.js";
+import { isRedecide, isReprocess } from "../../shared/pipeline/reprocess.js";
 import type { Env } from "../env.js";
 
 /** Backoff for a retryable failure: 5 s, 10 s, 20 s ... capped at 5 minutes. */
 export const retryDelaySeconds = (attempts: number) => Math.min(300, 5 * 2 ** Math.max(0, attempts - 1));
 
+/** The host a message is about (messages of one host are processed in order; hosts in parallel). */
+function hostOf(key: string): string {
+  const parts = key.split("/");
+  const at = parts.indexOf("snapshots") >= 0 ? parts.indexOf("snapshots") : parts.indexOf("evidence");
+  return at >= 0 ? (parts[at + 1] ?? key) : key;
+}
+
 export async function consumeSnapshots(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = makeDb(env.DB);
   const store = r2Store(env.SNAPSHOTS);
   const counts: Record<string, number> = {};
+  const count = (k: string, n = 1) => {
+    counts[k] = (counts[k] ?? 0) + n;
+  };
+  const byHost = new Map<string, { msg: Message<unknown>; note: ObjectNotification }[]>();
   for (const msg of batch.messages) {
     const note = ObjectNotification.safeParse(msg.body);
     if (!note.success) {
@@ -27,35 +39,63 @@ export async function consumeSnapshots(batch: MessageBatch<unknown>, env: Env): 
         atMs: Date.now(),
       });
       msg.ack();
-      counts.invalid = (counts.invalid ?? 0) + 1;
+      count("invalid");
       continue;
     }
-    try {
-      const out = await processSnapshotNotification({
-        note: note.data,
-        db,
-        store,
-        codec: workerCodec,
-        nowMs: Date.now(),
-        reprocess: isReprocess(note.data),
-      });
-      counts[out.kind] = (counts[out.kind] ?? 0) + 1;
-      msg.ack();
-    } catch (err) {
-      counts.retry = (counts.retry ?? 0) + 1;
-      console.error(
-        JSON.stringify({
-          msg: "snapshot retry",
-          key: note.data.object.key,
-          attempts: msg.attempts,
-          error: String(err),
-        }),
-      );
-      msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
-    }
+    const host = hostOf(note.data.object.key);
+    const list = byHost.get(host) ?? [];
+    list.push({ msg, note: note.data });
+    byHost.set(host, list);
   }
+  // One host's snapshots in order (episodes reconcile against the previous one); different hosts at once,
+  // so D1 and R2 round trips overlap.
+  await Promise.all(
+    [...byHost.values()].map(async (items) => {
+      for (const { msg, note } of items) {
+        try {
+          const process = note.object.key.startsWith("evidence/")
+            ? processEvidenceNotification
+            : processSnapshotNotification;
+          const out = await process({
+            note,
+            db,
+            store,
+            codec: workerCodec,
+            nowMs: Date.now(),
+            reprocess: isReprocess(note),
+            redecide: isRedecide(note),
+          });
+          count(out.kind);
+          if (out.kind === "parsed" && out.alerts.length) {
+            await env.ALERT_QUEUE.sendBatch(
+              out.alerts.map((body) => ({ body, contentType: "json" as const })),
+            );
+            count("alerts", out.alerts.length);
+          }
+          msg.ack();
+        } catch (err) {
+          count("retry");
+          console.error(
+            JSON.stringify({
+              msg: "snapshot retry",
+              key: note.object.key,
+              attempts: msg.attempts,
+              error: String(err),
+            }),
+          );
+          msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
+        }
+      }
+    }),
+  );
   console.log(
-    JSON.stringify({ msg: "snapshots batch", queue: batch.queue, size: batch.messages.length, ...counts }),
+    JSON.stringify({
+      msg: "snapshots batch",
+      queue: batch.queue,
+      size: batch.messages.length,
+      hosts: byHost.size,
+      ...counts,
+    }),
   );
 }
 

@@ -8,7 +8,12 @@ import { Rfc3339Ms } from "../contracts/events.js";
 import { findSnapshot, recordReceived } from "../db/ingest.js";
 import type { Db } from "../db/types.js";
 import { ApiError } from "../errors.js";
-import { type EvidenceKind, recognizeCommand, supportedCommands } from "../evidence/commands.js";
+import {
+  EVIDENCE_KINDS,
+  type EvidenceKind,
+  recognizeCommand,
+  supportedCommands,
+} from "../evidence/commands.js";
 import type { Codec, ObjectStore } from "./ports.js";
 
 export const EVIDENCE_MAX_OUTPUT_BYTES = 8 * 1024 * 1024;
@@ -25,7 +30,7 @@ export const EvidenceRequest = z.object({
 export const StoredEvidence = z.object({
   schemaVersion: z.literal(1),
   hostId: z.string(),
-  kind: z.string(),
+  kind: z.enum(EVIDENCE_KINDS),
   command: z.string(),
   output: z.string(),
   capturedAtMs: z.number(),

@@ -1,29 +1,21 @@
-/**
- * Turns a validated bundle into what the pipeline stores about a host. For now: capture facts and
- * evidence counts; the host view (buildHostView) and detectors plug in here.
- */
+/** Turns a validated bundle into the host view and what the pipeline stores about the host. */
 import type { SnapshotBundle } from "../contracts/snapshot.js";
+import { buildHostView, diskDrivers, type HostView, summarizeHostView } from "../view/host-view.js";
 
 export interface SnapshotAnalysis {
-  summary: Record<string, unknown>;
+  view: HostView;
+  summary: ReturnType<typeof summarizeHostView>;
   diskDrivers: string | null;
   issueCount: number;
 }
 
-/** Analyses one bundle (pure). */
+/** Parses and joins one bundle (pure). */
 export function analyzeSnapshot(args: { bundle: SnapshotBundle; key: string }): SnapshotAnalysis {
-  const { bundle } = args;
-  const kinds: Record<string, number> = {};
-  for (const e of Object.values(bundle.evidence)) kinds[e.kind] = (kinds[e.kind] ?? 0) + 1;
+  const view = buildHostView({ bundle: args.bundle, snapshotKey: args.key });
   return {
-    summary: {
-      snapshotKey: args.key,
-      capturedAtMs: bundle.capture.startedAtMs,
-      kernelRelease: bundle.capture.kernelRelease,
-      evidence: kinds,
-      gaps: bundle.capture.gaps,
-    },
-    diskDrivers: null,
-    issueCount: 0,
+    view,
+    summary: summarizeHostView(view),
+    diskDrivers: diskDrivers(view),
+    issueCount: view.issues.length,
   };
 }

@@ -3,21 +3,31 @@
  * store what changed, and record the snapshot's status. Non-retryable problems are recorded and
  * acknowledged (the raw object stays); storage failures throw so the queue retries.
  */
+
+import type { AlertMessage } from "../alerts/webhook.js";
 import { CREATE_ACTIONS, type ObjectNotification } from "../contracts/queue.js";
 import {
   parseSnapshotKey,
   SNAPSHOT_LIMITS,
   SNAPSHOT_SCHEMA_VERSION,
-  SnapshotBundle,
+  validateBundle,
 } from "../contracts/snapshot.js";
 import { upsertHostFromSnapshot } from "../db/hosts.js";
-import { findSnapshot, markSnapshot, recordIngestError, recordReceived } from "../db/ingest.js";
+import { findHost, findSnapshot, markSnapshot, recordIngestError, recordReceived } from "../db/ingest.js";
 import type { Db } from "../db/types.js";
 import { analyzeSnapshot } from "./analyze.js";
+import { correlateHost } from "./correlate.js";
 import type { Codec, ObjectStore } from "./ports.js";
 
 export type ProcessOutcome =
-  | { kind: "parsed"; key: string; hostId: string; issueCount: number }
+  | {
+      kind: "parsed";
+      key: string;
+      hostId: string;
+      issueCount: number;
+      alerts: AlertMessage[];
+      episodeChanges: number;
+    }
   | { kind: "duplicate"; key: string }
   | { kind: "rejected"; key: string; code: string; message: string }
   | { kind: "ignored"; key: string; reason: string };
@@ -38,6 +48,8 @@ export async function processSnapshotNotification(args: {
   codec: Codec;
   nowMs: number;
   reprocess?: boolean;
+  /** Re-run correlation over this (already parsed) snapshot because late events arrived. */
+  redecide?: boolean;
 }): Promise<ProcessOutcome> {
   const { note, db, store, codec, nowMs } = args;
   const key = note.object.key;
@@ -112,7 +124,7 @@ export async function processSnapshotNotification(args: {
       `schemaVersion ${JSON.stringify(version)} is not supported (this service reads ${SNAPSHOT_SCHEMA_VERSION})`,
     );
   }
-  const parsed = SnapshotBundle.safeParse(json);
+  const parsed = validateBundle(json);
   if (!parsed.success) {
     const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join(".")}: ${i.message}`);
     return reject("invalid_bundle", `bundle does not match schemaVersion 1: ${issues.join("; ")}`);
@@ -123,6 +135,24 @@ export async function processSnapshotNotification(args: {
   }
 
   const analysis = analyzeSnapshot({ bundle, key });
+  const host = await findHost(db, bundle.hostId);
+  const correlation = await correlateHost({
+    db,
+    view: analysis.view,
+    latestSnapshotMs: host?.viewCapturedAtMs ?? null,
+    redecide: args.redecide === true,
+    nowMs,
+  });
+  for (const f of correlation.failures) {
+    await recordIngestError(db, {
+      kind: "snapshot",
+      ref: key,
+      hostId: bundle.hostId,
+      code: "detector_failed",
+      message: `${f.detector}: ${f.error}`,
+      atMs: nowMs,
+    });
+  }
   await db.batch([
     upsertHostFromSnapshot(db, {
       hostId: bundle.hostId,
@@ -142,6 +172,14 @@ export async function processSnapshotNotification(args: {
       issueCount: analysis.issueCount,
       force: args.reprocess === true,
     }),
+    ...correlation.statements,
   ]);
-  return { kind: "parsed", key, hostId: bundle.hostId, issueCount: analysis.issueCount };
+  return {
+    kind: "parsed",
+    key,
+    hostId: bundle.hostId,
+    issueCount: analysis.issueCount,
+    alerts: correlation.alerts,
+    episodeChanges: correlation.changes.length,
+  };
 }

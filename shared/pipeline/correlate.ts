@@ -1,0 +1,96 @@
+/**
+ * Correlation for one host view: run every detector with the host's control-plane events in the
+ * window, reconcile the verdicts with stored episodes, and return the writes and alerts that follow.
+ */
+import type { AlertMessage } from "../alerts/webhook.js";
+import { episodeStatements, loadHostEpisodes } from "../db/episodes.js";
+import { eventsForHost } from "../db/events.js";
+import type { Db } from "../db/types.js";
+import { type EpisodeChange, reconcileEpisodes } from "../detect/episodes.js";
+import { runDetectors } from "../detect/registry.js";
+import type { Verdict } from "../detect/types.js";
+import type { HostView } from "../view/host-view.js";
+
+/** How far back a snapshot looks for control-plane events (docs/storage.md keeps 72 h in D1). */
+export const CORRELATION_WINDOW_MS = 72 * 3600_000;
+
+export interface Correlation {
+  statements: ReturnType<typeof episodeStatements>;
+  alerts: AlertMessage[];
+  changes: EpisodeChange[];
+  verdicts: Verdict[];
+  failures: { detector: string; error: string }[];
+}
+
+/** Decides one host view against its events and stored episodes (reads D1, writes nothing). */
+export async function correlateHost(args: {
+  db: Db;
+  view: HostView;
+  /** Capture time of the newest view already applied to this host (null for its first). */
+  latestSnapshotMs: number | null;
+  redecide: boolean;
+  nowMs: number;
+}): Promise<Correlation> {
+  const { db, view } = args;
+  const [events, stored] = await Promise.all([
+    eventsForHost(db, {
+      instanceId: view.hostId,
+      fromMs: view.capturedAtMs - CORRELATION_WINDOW_MS,
+      toMs: view.capturedAtMs,
+    }),
+    loadHostEpisodes(db, view.hostId),
+  ]);
+  const run = runDetectors({ view, events });
+  const changes = reconcileEpisodes({
+    hostId: view.hostId,
+    stored,
+    verdicts: run.verdicts,
+    decided: run.decided,
+    snapshotMs: view.capturedAtMs,
+    latestSnapshotMs: args.latestSnapshotMs,
+    redecide: args.redecide,
+  });
+  const storedById = new Map(stored.map((e) => [e.id, e]));
+  const alerts: AlertMessage[] = [];
+  for (const ch of changes) {
+    if (ch.kind === "open" || ch.kind === "regressed") {
+      const v = ch.verdict;
+      alerts.push({
+        kind: ch.kind === "open" ? "episode.opened" : "episode.regressed",
+        episodeId: ch.id,
+        detector: v.detector,
+        hostId: view.hostId,
+        subject: v.subject,
+        confidence: v.confidence,
+        summary: v.summary,
+        atMs: view.capturedAtMs,
+      });
+    } else if (ch.kind === "resolved") {
+      const ep = storedById.get(ch.id);
+      if (ep) {
+        alerts.push({
+          kind: "episode.resolved",
+          episodeId: ch.id,
+          detector: ep.detector,
+          hostId: view.hostId,
+          subject: ep.subject,
+          confidence: "high",
+          summary: `${ep.detector} on ${view.hostId} no longer holds for ${ep.subject}`,
+          atMs: ch.resolvedAtMs,
+        });
+      }
+    }
+  }
+  return {
+    statements: episodeStatements(db, {
+      hostId: view.hostId,
+      changes,
+      snapshotMs: view.capturedAtMs,
+      nowMs: args.nowMs,
+    }),
+    alerts,
+    changes,
+    verdicts: run.verdicts,
+    failures: run.failures,
+  };
+}
