@@ -76,6 +76,9 @@ export function httpUploader(args: { url: string; token: string }): Uploader {
             "content-encoding": "gzip",
             authorization: `Bearer ${args.token}`,
             "x-faultline-sha256": item.sha256,
+            // Lets the ingest route file the bundle without unpacking it; the consumer checks both against the body.
+            "x-faultline-host-id": encodeURIComponent(item.hostId),
+            "x-faultline-captured-at": String(item.capturedAtMs),
           },
           signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
         });

@@ -30,6 +30,11 @@ export const snapshotsApp = subApp().openapi(
           .string()
           .regex(/^[0-9a-fA-F]{64}$/)
           .optional(),
+        "x-faultline-host-id": z.string().min(1).max(800).optional(),
+        "x-faultline-captured-at": z
+          .string()
+          .regex(/^\d{1,15}$/)
+          .optional(),
       }),
     },
     responses: {
@@ -64,9 +69,11 @@ export const snapshotsApp = subApp().openapi(
     if (!body.ok)
       throw new ApiError("payload_too_large", `body exceeds ${SNAPSHOT_LIMITS.maxCompressedBytes} bytes`);
     const store = r2Store(c.env.SNAPSHOTS);
+    const headers = c.req.valid("header");
     const res = await acceptSnapshot({
       body: body.bytes,
-      claimedSha256: c.req.valid("header")["x-faultline-sha256"],
+      claimedSha256: headers["x-faultline-sha256"],
+      declared: declaredHead(headers["x-faultline-host-id"], headers["x-faultline-captured-at"]),
       principal: c.get("principal"),
       db: c.get("db"),
       store,
@@ -78,3 +85,13 @@ export const snapshotsApp = subApp().openapi(
     return c.json(res, res.status === "accepted" ? 201 : 200);
   },
 );
+
+/** Host id (URI-encoded) and capture time (epoch ms) declared in headers; both or nothing. */
+function declaredHead(hostId: string | undefined, capturedAt: string | undefined) {
+  if (hostId === undefined || capturedAt === undefined) return undefined;
+  try {
+    return { hostId: decodeURIComponent(hostId), capturedAtMs: Number(capturedAt) };
+  } catch {
+    throw new ApiError("invalid_request", "x-faultline-host-id: not URI-encoded");
+  }
+}

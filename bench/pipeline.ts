@@ -1,0 +1,134 @@
+/**
+ * End-to-end pipeline throughput through the local service (miniflare: real R2, D1, Queues): POST
+ * realistic snapshots with 16 concurrent clients and wait until the consumer has parsed, correlated and
+ * stored every one. CPU-ms per snapshot is the workerd process's CPU time over the run divided by the
+ * snapshots (ingest request + consumer), read from /proc.
+ */
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { startLocalService } from "../infra/node/local-service.js";
+import type { SnapshotBundle } from "../shared/contracts/snapshot.js";
+import { collectBundle } from "../shipper/collect.js";
+
+const TOKEN = "fl_bench_admin_token";
+const TICKS_PER_SEC = 100;
+
+/** CPU seconds used so far by the workerd processes this process started. */
+function workerdCpuSec(): number {
+  let ticks = 0;
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      const comm = stat.slice(stat.indexOf("(") + 1, close);
+      const fields = stat.slice(close + 2).split(" ");
+      if (comm === "workerd" && Number(fields[1]) === process.pid)
+        ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // exited while listing
+    }
+  }
+  return ticks / TICKS_PER_SEC;
+}
+
+export interface PipelineResult {
+  snapshotsPerSec: number;
+  cpuMsPerSnapshot: number;
+  snapshots: number;
+  bundleBytesGz: number;
+  bundleBytesJson: number;
+  concurrency: number;
+}
+
+/** Runs the pipeline benchmark with `count` snapshots from `hosts` distinct hosts. */
+export async function runPipelineBench(opts: {
+  count: number;
+  hosts: number;
+  concurrency: number;
+}): Promise<PipelineResult> {
+  const { bundle: base } = await collectBundle({
+    root: "/",
+    hostId: "i-bench",
+    nsenter: null,
+    version: "bench",
+  });
+  const bodies: { gz: Buffer; hostId: string; capturedAtMs: number }[] = [];
+  let jsonBytes = 0;
+  for (let i = 0; i < opts.count; i++) {
+    const b: SnapshotBundle = {
+      ...base,
+      hostId: `i-bench-${String(i % opts.hosts).padStart(5, "0")}`,
+      labels: { zone: `zone-${i % 3}`, instanceType: i % 2 ? "ecs.g7.2xlarge" : "ecs.ebmg7.32xlarge" },
+      capture: {
+        ...base.capture,
+        startedAtMs: base.capture.startedAtMs + i * 1000,
+        finishedAtMs: base.capture.finishedAtMs + i * 1000,
+      },
+    };
+    const json = Buffer.from(JSON.stringify(b));
+    jsonBytes += json.length;
+    bodies.push({ gz: gzipSync(json), hostId: b.hostId, capturedAtMs: b.capture.startedAtMs });
+  }
+  const stateDir = mkdtempSync(join(tmpdir(), "fl-bench-pipeline-"));
+  const svc = await startLocalService({
+    stateDir,
+    quiet: true,
+    queueBatchTimeout: 0,
+    vars: { FAULTLINE_ADMIN_TOKEN: TOKEN },
+  });
+  try {
+    const d1 = await svc.mf.getD1Database("DB");
+    const url = new URL("/v1/snapshots", svc.url);
+    const cpu0 = workerdCpuSec();
+    const t0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: opts.concurrency }, async () => {
+        for (let i = next++; i < bodies.length; i = next++) {
+          const item = bodies[i] as (typeof bodies)[number];
+          // The same request the shipper makes (shipper/upload-http.ts).
+          const res = await fetch(url, {
+            method: "POST",
+            body: new Uint8Array(item.gz),
+            headers: {
+              authorization: `Bearer ${TOKEN}`,
+              "content-type": "application/json",
+              "content-encoding": "gzip",
+              "x-faultline-sha256": createHash("sha256").update(item.gz).digest("hex"),
+              "x-faultline-host-id": encodeURIComponent(item.hostId),
+              "x-faultline-captured-at": String(item.capturedAtMs),
+            },
+          });
+          if (res.status !== 201) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
+        }
+      }),
+    );
+    for (;;) {
+      const row = await d1
+        .prepare("SELECT count(*) AS n FROM snapshots WHERE status IN ('parsed','rejected')")
+        .first<{ n: number }>();
+      if ((row?.n ?? 0) >= opts.count) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const elapsed = (performance.now() - t0) / 1000;
+    const cpu = workerdCpuSec() - cpu0;
+    const rejected = await d1
+      .prepare("SELECT count(*) AS n FROM snapshots WHERE status = 'rejected'")
+      .first<{ n: number }>();
+    if (rejected?.n) throw new Error(`${rejected.n} snapshots were rejected`);
+    return {
+      snapshotsPerSec: Math.round(opts.count / elapsed),
+      cpuMsPerSnapshot: Math.round((cpu * 1000 * 100) / opts.count) / 100,
+      snapshots: opts.count,
+      bundleBytesGz: Math.round(bodies.reduce((s, b) => s + b.gz.length, 0) / bodies.length),
+      bundleBytesJson: Math.round(jsonBytes / bodies.length),
+      concurrency: opts.concurrency,
+    };
+  } finally {
+    await svc.dispose();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
