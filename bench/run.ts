@@ -1,43 +1,120 @@
 /**
  * `npm run bench`: the performance harness. Prints a table and writes bench/results/latest.json.
- * Flags: `--only name[,name]` runs only those parser benches; `--mb N` sets the parser input size.
+ * Flags: `--only parsers,shipper,correlation,pipeline,queries` picks sections; `--parsers name,...` picks parser
+ * benches; `--mb N` sets the parser input size; `--episodes N` / `--hosts N` size the query fleet.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { parseArgs } from "node:util";
+import { runCorrelationBench } from "./correlation.js";
+import { costModel } from "./cost.js";
 import { runParserBenches } from "./parsers.js";
+import { runPipelineBench } from "./pipeline.js";
+import { runQueryBench } from "./queries.js";
+import { runShipperBench } from "./shipper.js";
 
 const { values } = parseArgs({
   options: {
-    only: { type: "string" },
+    only: { type: "string", default: "parsers,shipper,correlation,pipeline,queries" },
+    parsers: { type: "string" },
     mb: { type: "string", default: "50" },
     runs: { type: "string", default: "3" },
+    snapshots: { type: "string", default: "600" },
+    hosts: { type: "string", default: "100000" },
+    episodes: { type: "string", default: "200000" },
   },
 });
-
-const only = values.only?.split(",").filter(Boolean);
-const parsers = await runParserBenches({
-  targetBytes: Number(values.mb) * 1024 * 1024,
-  runs: Number(values.runs),
-  ...(only ? { only } : {}),
-});
-
-const results = {
-  machine: {
-    node: process.version,
-    cpus: (await import("node:os")).cpus().length,
-    at: new Date().toISOString(),
-  },
-  parsers,
+const sections = new Set((values.only ?? "").split(","));
+const results: Record<string, unknown> = {
+  machine: { node: process.version, cpus: cpus().length, at: new Date().toISOString() },
 };
 
-console.table(
-  Object.fromEntries(
-    Object.entries(parsers).map(([k, v]) => [
-      k,
-      { "MB/s": v.mbPerSec, "baseline MB/s": v.baselineMbPerSec, ratio: v.baselineRatio },
-    ]),
-  ),
-);
+if (sections.has("parsers")) {
+  const only = values.parsers?.split(",").filter(Boolean);
+  const parsers = await runParserBenches({
+    targetBytes: Number(values.mb) * 1024 * 1024,
+    runs: Number(values.runs),
+    ...(only ? { only } : {}),
+  });
+  results.parsers = parsers;
+  console.table(
+    Object.fromEntries(
+      Object.entries(parsers).map(([k, v]) => [
+        k,
+        { "MB/s": v.mbPerSec, "baseline MB/s": v.baselineMbPerSec, ratio: v.baselineRatio },
+      ]),
+    ),
+  );
+}
+
+let bundleBytes = 21_000;
+if (sections.has("shipper")) {
+  const shipper = await runShipperBench();
+  results.shipper = shipper;
+  bundleBytes = shipper.bundleBytes;
+  console.table({
+    "collect --root /": {
+      ms: shipper.collectMs,
+      "peak RSS MB": shipper.peakRssMb,
+      "bundle bytes": shipper.bundleBytes,
+    },
+    "5,000 processes": {
+      ms: shipper.syntheticHost5000.collectMs,
+      "peak RSS MB": shipper.syntheticHost5000.peakRssMb,
+      "bundle bytes": shipper.syntheticHost5000.bundleBytes,
+    },
+  });
+}
+
+if (sections.has("pipeline")) {
+  const pipeline = await runPipelineBench({ count: Number(values.snapshots), hosts: 200, concurrency: 16 });
+  results.pipeline = pipeline;
+  bundleBytes = pipeline.bundleBytesGz;
+  console.table({
+    pipeline: {
+      "snapshots/s": pipeline.snapshotsPerSec,
+      "workerd CPU-ms/snapshot": pipeline.cpuMsPerSnapshot,
+      "bundle bytes gz": pipeline.bundleBytesGz,
+    },
+  });
+  const cost = costModel({
+    cpuMsPerSnapshot: pipeline.cpuMsPerSnapshot,
+    bundleBytes,
+    uploadsPerHostDay: 15,
+    retentionDays: 90,
+    d1RowsWritten: 4,
+    d1RowsRead: 12,
+  });
+  results.cost = cost;
+  console.table({
+    cost: {
+      "$ per million snapshots": cost.dollarsPerMillionSnapshots,
+      "$ per 1,000 hosts a month": cost.dollarsPer1000HostsMonth,
+      "without change-only": cost.dollarsPer1000HostsMonthWithoutChangeOnly,
+    },
+  });
+}
+
+if (sections.has("correlation")) {
+  const correlation = await runCorrelationBench();
+  results.correlation = correlation;
+  console.table(correlation.byHost);
+  console.log(`correlation: ${correlation.msPerHost} ms per host view (median, view + detectors)`);
+}
+
+if (sections.has("queries")) {
+  const q = await runQueryBench({
+    hosts: Number(values.hosts),
+    episodes: Number(values.episodes),
+    days: 90,
+    concurrency: 8,
+    requests: 200,
+  });
+  results.queries = Object.fromEntries(Object.entries(q.endpoints).map(([k, v]) => [k, v]));
+  results.queriesFleet = { ...q.seeded, concurrency: q.concurrency };
+  console.table(q.endpoints);
+}
+
 mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
 writeFileSync(new URL("./results/latest.json", import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
 console.log("wrote bench/results/latest.json");

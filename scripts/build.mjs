@@ -31,7 +31,9 @@ await Promise.all([
     format: "esm",
     platform: "node",
     target: "node20",
-    packages: "external",
+    // Bundle zod and the rest (tree-shaken, one file: ~100 ms less start-up per process); the AWS SDK
+    // stays external and loads only for s3:// endpoints.
+    external: ["@aws-sdk/*"],
     sourcemap: "linked",
     logLevel: "warning",
   }),

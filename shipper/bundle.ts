@@ -104,3 +104,17 @@ export function changeDigest(bundle: Pick<SnapshotBundle, "hostId" | "labels" | 
   for (const [pid, holder] of holders) add(`holder:${pid}`, holder);
   return h.digest("hex");
 }
+
+/**
+ * Peak resident memory of this process in KiB. `VmHWM` belongs to the current address space; getrusage's
+ * maxrss survives execve, so a process forked from a large one would report its parent's peak.
+ */
+export function peakRssKb(readStatus: () => string): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readStatus());
+    if (m?.[1]) return Number(m[1]);
+  } catch {
+    // not Linux, or /proc not mounted: fall back below
+  }
+  return process.resourceUsage().maxRSS;
+}

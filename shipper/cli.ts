@@ -1,8 +1,10 @@
 /** `faultline` command line: `ship` and `collect` (see docs/shipper.md and `faultline --help`). */
+import { readFileSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import packageJson from "../package.json" with { type: "json" };
 import { type CollectConfig, HELP, parseCommandLine, UsageError } from "./args.js";
+import { peakRssKb } from "./bundle.js";
 import { collectInChild, runCollectorChild } from "./collector.js";
 import { EXIT, type ExitStatus, type RunReport, shipLoop, shipOnce } from "./ship.js";
 import { writeFileAtomic } from "./spool.js";
@@ -15,7 +17,7 @@ function log(line: string): void {
 
 /** `--stats`: timing and peak RSS of this process and of the collector child, one JSON line on stderr. */
 function printStats(command: string, started: number, r: RunReport["reply"] | undefined): void {
-  const shipperRssMb = process.resourceUsage().maxRSS / 1024;
+  const shipperRssMb = peakRssKb(() => readFileSync("/proc/self/status", "utf8")) / 1024;
   const collectorRssMb = (r?.maxRssKb ?? 0) / 1024;
   const stats = {
     command,

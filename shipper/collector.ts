@@ -6,7 +6,8 @@
  * touches /sys or /proc, takes the finished bundle over IPC, and kills the child if it cannot exit.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { changeDigest, encodeBundle } from "./bundle.js";
+import { readFileSync } from "node:fs";
+import { changeDigest, encodeBundle, peakRssKb } from "./bundle.js";
 import { collectBundle } from "./collect.js";
 import { type CollectLimits, DEFAULT_LIMITS } from "./collect-read.js";
 
@@ -175,7 +176,7 @@ export function runCollectorChild(): void {
           timedOut: [...r.timedOutSubtrees],
           stuckReads: r.stuckReads,
           collectMs,
-          maxRssKb: process.resourceUsage().maxRSS,
+          maxRssKb: peakRssKb(() => readFileSync("/proc/self/status", "utf8")),
         };
         process.send(reply, () => process.exit(0));
       } catch (e) {

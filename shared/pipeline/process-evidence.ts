@@ -3,50 +3,16 @@
  * maps onto the kernel layout, overlay it on the host's latest bundle and correlate it like a snapshot
  * taken at the evidence's capture time. The host's stored view is not replaced by partial evidence.
  */
-import type { AlertMessage } from "../alerts/webhook.js";
 import type { ObjectNotification } from "../contracts/queue.js";
-import {
-  SNAPSHOT_LIMITS,
-  SNAPSHOT_SCHEMA_VERSION,
-  type SnapshotBundle,
-  validateBundle,
-} from "../contracts/snapshot.js";
-import { findHost, findSnapshot, markSnapshot, recordIngestError, recordReceived } from "../db/ingest.js";
+import { SNAPSHOT_SCHEMA_VERSION, type SnapshotBundle, validateBundle } from "../contracts/snapshot.js";
+import { findHost, markSnapshot } from "../db/ingest.js";
 import type { Db } from "../db/types.js";
 import { applyOverlay, overlayOf } from "../evidence/overlay.js";
 import { buildHostView } from "../view/host-view.js";
 import { parseEvidenceKey, StoredEvidence } from "./accept-evidence.js";
 import { correlateHost } from "./correlate.js";
+import { openObject, type ProcessOutcome, readJsonObject } from "./intake.js";
 import type { Codec, ObjectStore } from "./ports.js";
-import type { ProcessOutcome } from "./process-snapshot.js";
-
-const decoder = new TextDecoder();
-
-/** gunzip + JSON with the bundle size limits; a reason string on failure. */
-export async function readJsonObject(args: {
-  bytes: Uint8Array;
-  codec: Codec;
-}): Promise<{ ok: true; json: unknown } | { ok: false; code: string; message: string }> {
-  if (args.bytes.byteLength > SNAPSHOT_LIMITS.maxCompressedBytes) {
-    return {
-      ok: false,
-      code: "too_large",
-      message: `object is ${args.bytes.byteLength} bytes; the limit is ${SNAPSHOT_LIMITS.maxCompressedBytes}`,
-    };
-  }
-  const raw = await args.codec.gunzip(args.bytes, SNAPSHOT_LIMITS.maxDecompressedBytes);
-  if (!raw.ok)
-    return {
-      ok: false,
-      code: raw.reason === "too_large" ? "too_large" : "corrupt_gzip",
-      message: raw.message,
-    };
-  try {
-    return { ok: true, json: JSON.parse(decoder.decode(raw.bytes)) };
-  } catch (err) {
-    return { ok: false, code: "invalid_json", message: `not JSON: ${(err as Error).message}` };
-  }
-}
 
 /** A bundle with no evidence, for a host that has never shipped (hand evidence is all there is). */
 function emptyBundle(hostId: string, atMs: number): SnapshotBundle {
@@ -86,55 +52,24 @@ export async function processEvidenceNotification(args: {
   codec: Codec;
   nowMs: number;
   reprocess?: boolean;
-}): Promise<ProcessOutcome & { alerts?: AlertMessage[] }> {
+}): Promise<ProcessOutcome> {
   const { note, db, store, codec, nowMs } = args;
   const key = note.object.key;
   const id = parseEvidenceKey(key);
   if (!id) return { kind: "ignored", key, reason: "not an evidence key" };
-  const known = await findSnapshot(db, key);
-  if (known && !args.reprocess && (known.status === "parsed" || known.status === "rejected"))
-    return { kind: "duplicate", key };
-  const obj = await store.get(key);
-  if (!obj) {
-    await recordIngestError(db, {
-      kind: "evidence",
-      ref: key,
-      hostId: id.hostId,
-      code: "object_missing",
-      message: "the object named by the notification does not exist",
-      atMs: nowMs,
-    });
-    return { kind: "ignored", key, reason: "object missing" };
-  }
-  if (!known) {
-    await recordReceived(db, {
-      key,
-      hostId: id.hostId,
-      sha256: id.sha256,
-      capturedAtMs: id.capturedAtMs,
-      receivedAtMs: nowMs,
-      bytes: obj.bytes.byteLength,
-      source: "evidence",
-      command: obj.custom.command ?? null,
-    });
-  }
-  const reject = async (code: string, message: string): Promise<ProcessOutcome> => {
-    await db.batch([
-      markSnapshot(db, {
-        key,
-        status: "rejected",
-        nowMs,
-        reasonCode: code,
-        reason: message,
-        force: args.reprocess === true,
-      }),
-      recordIngestError(db, { kind: "evidence", ref: key, hostId: id.hostId, code, message, atMs: nowMs }),
-    ]);
-    return { kind: "rejected", key, code, message };
-  };
-  const doc = await readJsonObject({ bytes: obj.bytes, codec });
-  if (!doc.ok) return reject(doc.code, doc.message);
-  const parsed = StoredEvidence.safeParse(doc.json);
+  const intake = await openObject({
+    key,
+    id,
+    source: "evidence",
+    db,
+    store,
+    codec,
+    nowMs,
+    reprocess: args.reprocess === true,
+  });
+  if (!intake.open) return intake.outcome;
+  const { reject } = intake;
+  const parsed = StoredEvidence.safeParse(intake.json);
   if (!parsed.success)
     return reject(
       "invalid_evidence",

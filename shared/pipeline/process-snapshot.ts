@@ -4,35 +4,21 @@
  * acknowledged (the raw object stays); storage failures throw so the queue retries.
  */
 
-import type { AlertMessage } from "../alerts/webhook.js";
 import { CREATE_ACTIONS, type ObjectNotification } from "../contracts/queue.js";
 import {
   parseSnapshotKey,
-  SNAPSHOT_LIMITS,
   SNAPSHOT_SCHEMA_VERSION,
   validateBundle,
 } from "../contracts/snapshot.js";
 import { upsertHostFromSnapshot } from "../db/hosts.js";
-import { findHost, findSnapshot, markSnapshot, recordIngestError, recordReceived } from "../db/ingest.js";
+import { findHost, markSnapshot, recordIngestError } from "../db/ingest.js";
 import type { Db } from "../db/types.js";
 import { analyzeSnapshot } from "./analyze.js";
 import { correlateHost } from "./correlate.js";
+import { openObject, type ProcessOutcome } from "./intake.js";
 import type { Codec, ObjectStore } from "./ports.js";
 
-export type ProcessOutcome =
-  | {
-      kind: "parsed";
-      key: string;
-      hostId: string;
-      issueCount: number;
-      alerts: AlertMessage[];
-      episodeChanges: number;
-    }
-  | { kind: "duplicate"; key: string }
-  | { kind: "rejected"; key: string; code: string; message: string }
-  | { kind: "ignored"; key: string; reason: string };
-
-const decoder = new TextDecoder();
+export type { ProcessOutcome } from "./intake.js";
 
 /** Where a snapshot key starts: objects may sit under a prefix (`s3://bucket/prefix`). */
 export function snapshotKeyOf(objectKey: string): ReturnType<typeof parseSnapshotKey> {
@@ -57,66 +43,18 @@ export async function processSnapshotNotification(args: {
   const id = snapshotKeyOf(key);
   if (!id) return { kind: "ignored", key, reason: "not a snapshot key" };
 
-  const known = await findSnapshot(db, key);
-  if (known && !args.reprocess && (known.status === "parsed" || known.status === "rejected")) {
-    return { kind: "duplicate", key };
-  }
-
-  const obj = await store.get(key);
-  if (!obj) {
-    // Deleted after the notification (or a notification for another bucket): nothing to keep.
-    await recordIngestError(db, {
-      kind: "snapshot",
-      ref: key,
-      hostId: id.hostId,
-      code: "object_missing",
-      message: "the object named by the notification does not exist",
-      atMs: nowMs,
-    });
-    return { kind: "ignored", key, reason: "object missing" };
-  }
-  if (!known) {
-    // Uploaded straight to object storage (S3 path): the notification is the first we hear of it.
-    await recordReceived(db, {
-      key,
-      hostId: id.hostId,
-      sha256: id.sha256,
-      capturedAtMs: id.capturedAtMs,
-      receivedAtMs: nowMs,
-      bytes: obj.bytes.byteLength,
-      source: "snapshot",
-    });
-  }
-
-  const reject = async (code: string, message: string): Promise<ProcessOutcome> => {
-    await db.batch([
-      markSnapshot(db, {
-        key,
-        status: "rejected",
-        nowMs,
-        reasonCode: code,
-        reason: message,
-        force: args.reprocess === true,
-      }),
-      recordIngestError(db, { kind: "snapshot", ref: key, hostId: id.hostId, code, message, atMs: nowMs }),
-    ]);
-    return { kind: "rejected", key, code, message };
-  };
-
-  if (obj.bytes.byteLength > SNAPSHOT_LIMITS.maxCompressedBytes) {
-    return reject(
-      "too_large",
-      `object is ${obj.bytes.byteLength} bytes; the limit is ${SNAPSHOT_LIMITS.maxCompressedBytes}`,
-    );
-  }
-  const raw = await codec.gunzip(obj.bytes, SNAPSHOT_LIMITS.maxDecompressedBytes);
-  if (!raw.ok) return reject(raw.reason === "too_large" ? "too_large" : "corrupt_gzip", raw.message);
-  let json: unknown;
-  try {
-    json = JSON.parse(decoder.decode(raw.bytes));
-  } catch (err) {
-    return reject("invalid_json", `bundle is not JSON: ${(err as Error).message}`);
-  }
+  const intake = await openObject({
+    key,
+    id,
+    source: "snapshot",
+    db,
+    store,
+    codec,
+    nowMs,
+    reprocess: args.reprocess === true,
+  });
+  if (!intake.open) return intake.outcome;
+  const { json, reject } = intake;
   const version = (json as { schemaVersion?: unknown } | null)?.schemaVersion;
   if (version !== SNAPSHOT_SCHEMA_VERSION) {
     return reject(
