@@ -44,9 +44,11 @@ CREATE TABLE `episodes` (
 	`updated_at_ms` integer NOT NULL
 );
 --> statement-breakpoint
-CREATE INDEX `episodes_detector_last` ON `episodes` (`detector`,`last_seen_ms`);--> statement-breakpoint
+CREATE INDEX `episodes_detector_last` ON `episodes` (`detector`,`last_seen_ms`,`first_seen_ms`,`host_id`,`regressions`);--> statement-breakpoint
+CREATE INDEX `episodes_last` ON `episodes` (`last_seen_ms`,`first_seen_ms`,`detector`,`host_id`,`regressions`);--> statement-breakpoint
 CREATE INDEX `episodes_host_status` ON `episodes` (`host_id`,`status`);--> statement-breakpoint
-CREATE INDEX `episodes_first_seen` ON `episodes` (`first_seen_ms`);--> statement-breakpoint
+CREATE INDEX `episodes_detector_status_first` ON `episodes` (`detector`,`status`,`first_seen_ms`,`id`);--> statement-breakpoint
+CREATE INDEX `episodes_first_seen` ON `episodes` (`first_seen_ms`,`id`);--> statement-breakpoint
 CREATE TABLE `hosts` (
 	`host_id` text PRIMARY KEY NOT NULL,
 	`first_seen_ms` integer NOT NULL,

@@ -166,12 +166,17 @@ export const episodes = sqliteTable(
     updatedAtMs: integer("updated_at_ms").notNull(),
   },
   (t) => [
-    // GET /v1/patterns and /patterns/{d}/hosts: episodes of a detector overlapping a window
-    index("episodes_detector_last").on(t.detector, t.lastSeenMs),
+    // GET /v1/patterns/{d}/hosts, breakdown, timeline: one detector's episodes overlapping a window
+    // (covering: the range scan on last_seen never touches the table)
+    index("episodes_detector_last").on(t.detector, t.lastSeenMs, t.firstSeenMs, t.hostId, t.regressions),
+    // GET /v1/patterns: every detector's episodes overlapping a window (covering)
+    index("episodes_last").on(t.lastSeenMs, t.firstSeenMs, t.detector, t.hostId, t.regressions),
     // GET /v1/hosts/{id} and re-deciding a host: its episodes by status
     index("episodes_host_status").on(t.hostId, t.status),
-    // GET /v1/incidents newest first
-    index("episodes_first_seen").on(t.firstSeenMs),
+    // GET /v1/incidents?detector=&status= newest first
+    index("episodes_detector_status_first").on(t.detector, t.status, t.firstSeenMs, t.id),
+    // GET /v1/incidents (no filter, or by host) newest first
+    index("episodes_first_seen").on(t.firstSeenMs, t.id),
   ],
 );
 
