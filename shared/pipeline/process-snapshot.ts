@@ -5,11 +5,7 @@
  */
 
 import { CREATE_ACTIONS, type ObjectNotification } from "../contracts/queue.js";
-import {
-  parseSnapshotKey,
-  SNAPSHOT_SCHEMA_VERSION,
-  validateBundle,
-} from "../contracts/snapshot.js";
+import { parseSnapshotKey, SNAPSHOT_SCHEMA_VERSION, validateBundle } from "../contracts/snapshot.js";
 import { upsertHostFromSnapshot } from "../db/hosts.js";
 import { findHost, markSnapshot, recordIngestError } from "../db/ingest.js";
 import type { Db } from "../db/types.js";
