@@ -1,13 +1,14 @@
 /** Cron jobs, looked up by the cron string wrangler.toml declares. */
 import type { Env } from "./env.js";
 import { drainSqs } from "./jobs/drain-sqs.js";
+import { retention } from "./jobs/retention.js";
 
 export type Job = (args: { env: Env; scheduledTime: number }) => Promise<Record<string, unknown>>;
 
 /** Every cron in wrangler.toml maps to the jobs it runs. */
 export const jobs: Record<string, Job[]> = {
   "* * * * *": [drainSqs],
-  "0 * * * *": [],
+  "0 * * * *": [retention],
   "0 6 * * *": [],
 };
 

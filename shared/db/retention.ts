@@ -1,0 +1,58 @@
+/** Retention for D1 (docs/storage.md): what D1 keeps, for how long. Raw evidence stays in R2. */
+import { and, eq, inArray, lt } from "drizzle-orm";
+import { controlPlaneEvents, episodes, ingestErrors, snapshots } from "./schema.js";
+import type { Db } from "./types.js";
+
+const HOUR = 3600_000;
+const DAY = 24 * HOUR;
+
+export const RETENTION = {
+  /** The correlation window (shared/pipeline/correlate.ts). */
+  eventsMs: 72 * HOUR,
+  parsedSnapshotsMs: 3 * DAY,
+  rejectedSnapshotsMs: 30 * DAY,
+  resolvedEpisodesMs: 90 * DAY,
+  ingestErrorsMs: 30 * DAY,
+} as const;
+
+/** Deletes what has aged out; returns the rows deleted per table. */
+export async function applyRetention(db: Db, nowMs: number): Promise<Record<string, number>> {
+  const [events, parsed, rejected, resolved, errors] = await db.batch([
+    db
+      .delete(controlPlaneEvents)
+      .where(lt(controlPlaneEvents.atMs, nowMs - RETENTION.eventsMs))
+      .returning({ id: controlPlaneEvents.id }),
+    db
+      .delete(snapshots)
+      .where(
+        and(eq(snapshots.status, "parsed"), lt(snapshots.receivedAtMs, nowMs - RETENTION.parsedSnapshotsMs)),
+      )
+      .returning({ key: snapshots.key }),
+    db
+      .delete(snapshots)
+      .where(
+        and(
+          inArray(snapshots.status, ["rejected", "failed"]),
+          lt(snapshots.receivedAtMs, nowMs - RETENTION.rejectedSnapshotsMs),
+        ),
+      )
+      .returning({ key: snapshots.key }),
+    db
+      .delete(episodes)
+      .where(
+        and(eq(episodes.status, "resolved"), lt(episodes.lastSeenMs, nowMs - RETENTION.resolvedEpisodesMs)),
+      )
+      .returning({ id: episodes.id }),
+    db
+      .delete(ingestErrors)
+      .where(lt(ingestErrors.atMs, nowMs - RETENTION.ingestErrorsMs))
+      .returning({ id: ingestErrors.id }),
+  ]);
+  return {
+    events: events.length,
+    parsedSnapshots: parsed.length,
+    rejectedSnapshots: rejected.length,
+    resolvedEpisodes: resolved.length,
+    ingestErrors: errors.length,
+  };
+}
