@@ -1,6 +1,7 @@
 /** Cron jobs, looked up by the cron string wrangler.toml declares. */
 import type { Env } from "./env.js";
 import { drainSqs } from "./jobs/drain-sqs.js";
+import { fleetReportJob } from "./jobs/fleet-report.js";
 import { retention } from "./jobs/retention.js";
 
 export type Job = (args: { env: Env; scheduledTime: number }) => Promise<Record<string, unknown>>;
@@ -9,7 +10,7 @@ export type Job = (args: { env: Env; scheduledTime: number }) => Promise<Record<
 export const jobs: Record<string, Job[]> = {
   "* * * * *": [drainSqs],
   "0 * * * *": [retention],
-  "0 6 * * *": [],
+  "0 6 * * *": [fleetReportJob],
 };
 
 /** Runs the jobs of one cron firing; one failing job does not stop the others. */
