@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { mayWriteHost, type Principal, sha256Hex } from "../auth/tokens.js";
 import { SNAPSHOT_LIMITS, SNAPSHOT_SCHEMA_VERSION, snapshotKey } from "../contracts/snapshot.js";
-import { findSnapshot, recordIngestError, recordReceived } from "../db/ingest.js";
+import { recordIngestError, recordReceived } from "../db/ingest.js";
 import type { Db } from "../db/types.js";
 import { ApiError } from "../errors.js";
 import type { Codec, ObjectStore } from "./ports.js";
@@ -81,15 +81,14 @@ export async function acceptSnapshot(args: {
   }
 
   const key = snapshotKey({ hostId, capturedAtMs, sha256 });
-  const known = await findSnapshot(db, key);
-  if (known) return { key, sha256, status: "duplicate" };
-  if (!(await store.exists(key))) {
-    await store.put(key, gz, {
-      contentType: "application/json",
-      contentEncoding: "gzip",
-      custom: { hostId, tokenId: args.principal.tokenId },
-    });
-  }
+  // The key is content-addressed, so putting the same bytes again is harmless: store first, then index.
+  // A crash between the two leaves an object the next upload (or its notification) indexes; the
+  // reverse order could index an object that was never stored.
+  await store.put(key, gz, {
+    contentType: "application/json",
+    contentEncoding: "gzip",
+    custom: { hostId, tokenId: args.principal.tokenId },
+  });
   const inserted = await recordReceived(db, {
     key,
     hostId,
