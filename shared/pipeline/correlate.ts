@@ -26,19 +26,20 @@ export interface Correlation {
 export async function correlateHost(args: {
   db: Db;
   view: HostView;
-  /** Capture time of the newest view already applied to this host (null for its first). */
-  latestSnapshotMs: number | null;
+  /** Capture time of the newest view already applied to this host (null for its first); may be pending. */
+  latestSnapshotMs: number | null | Promise<number | null>;
   redecide: boolean;
   nowMs: number;
 }): Promise<Correlation> {
   const { db, view } = args;
-  const [events, stored] = await Promise.all([
+  const [events, stored, latestSnapshotMs] = await Promise.all([
     eventsForHost(db, {
       instanceId: view.hostId,
       fromMs: view.capturedAtMs - CORRELATION_WINDOW_MS,
       toMs: view.capturedAtMs,
     }),
     loadHostEpisodes(db, view.hostId),
+    args.latestSnapshotMs,
   ]);
   const run = runDetectors({ view, events });
   const changes = reconcileEpisodes({
@@ -47,7 +48,7 @@ export async function correlateHost(args: {
     verdicts: run.verdicts,
     decided: run.decided,
     snapshotMs: view.capturedAtMs,
-    latestSnapshotMs: args.latestSnapshotMs,
+    latestSnapshotMs,
     redecide: args.redecide,
   });
   const storedById = new Map(stored.map((e) => [e.id, e]));

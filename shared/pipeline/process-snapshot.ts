@@ -69,11 +69,11 @@ export async function processSnapshotNotification(args: {
   }
 
   const analysis = analyzeSnapshot({ bundle, key });
-  const host = await findHost(db, bundle.hostId);
+  const latestSnapshotMs = findHost(db, bundle.hostId).then((h) => h?.viewCapturedAtMs ?? null);
   const correlation = await correlateHost({
     db,
     view: analysis.view,
-    latestSnapshotMs: host?.viewCapturedAtMs ?? null,
+    latestSnapshotMs,
     redecide: args.redecide === true,
     nowMs,
   });
