@@ -4,7 +4,7 @@ import { workerCodec } from "../../infra/worker/codec.js";
 import { makeDb } from "../../infra/worker/db.js";
 import { r2Store } from "../../infra/worker/r2.js";
 import { ObjectNotification } from "../../shared/contracts/queue.js";
-import { recordIngestError } from "../../shared/db/ingest.js";
+import { markSnapshot, recordIngestError } from "../../shared/db/ingest.js";
 import { processEvidenceNotification } from "../../shared/pipeline/process-evidence.js";
 import { processSnapshotNotification } from "../../shared/pipeline/process-snapshot.js";
 import { isRedecide, isReprocess } from "../../shared/pipeline/reprocess.js";
@@ -102,7 +102,6 @@ export async function consumeSnapshots(batch: MessageBatch<unknown>, env: Env): 
 /** Dead-letter consumer: what still failed after every retry is recorded as `failed`, never dropped silently. */
 export async function consumeSnapshotDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = makeDb(env.DB);
-  const { markSnapshot } = await import("../../shared/db/ingest.js");
   for (const msg of batch.messages) {
     const note = ObjectNotification.safeParse(msg.body);
     const key = note.success ? note.data.object.key : msg.id;

@@ -3,7 +3,7 @@
  * decide which episodes open, move, resolve, regress, or vanish. Occurrences are episodes, not
  * snapshots: seeing an episode again only moves lastSeen.
  */
-import type { DetectorId, Verdict } from "./types.js";
+import type { Decided, DetectorId, Verdict } from "./types.js";
 
 export interface EpisodeState {
   readonly id: string;
@@ -67,7 +67,7 @@ export function reconcileEpisodes(args: {
   hostId: string;
   stored: readonly EpisodeState[];
   verdicts: readonly Verdict[];
-  decided: ReadonlyMap<DetectorId, "all" | ReadonlySet<string>>;
+  decided: ReadonlyMap<DetectorId, "all" | Decided>;
   snapshotMs: number;
   latestSnapshotMs: number | null;
   redecide?: boolean;

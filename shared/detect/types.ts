@@ -63,6 +63,15 @@ export interface Verdict {
   readonly sinceMs?: number;
 }
 
+/**
+ * Which subjects a run could decide. A Set of the subjects it met is one; detectors whose subjects cannot
+ * all be listed (an episode about a namespace that has since unmounted the path names a subject the run
+ * never sees) answer by rule.
+ */
+export interface Decided {
+  has(subject: string): boolean;
+}
+
 /** What a detector run on one host produced. */
 export interface DetectorRun {
   readonly verdicts: readonly Verdict[];
@@ -71,7 +80,7 @@ export interface DetectorRun {
    * detector could not decide this time stays open: missing evidence is "unknown", never "cleared".
    * `"all"` means every subject the detector knows of was decidable.
    */
-  readonly decided: "all" | ReadonlySet<string>;
+  readonly decided: "all" | Decided;
 }
 
 /** Registry entry: the detector and what a reader needs to trust it. */

@@ -6,9 +6,8 @@ import { episodes } from "../../../shared/db/schema.js";
 import { ApiError } from "../../../shared/errors.js";
 import { requireScope } from "../auth.js";
 import { bearerSecurity, subApp } from "../context.js";
+import { iso } from "../query.js";
 import { ErrorResponse } from "../schemas.js";
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export const hostsApp = subApp().openapi(
   createRoute({

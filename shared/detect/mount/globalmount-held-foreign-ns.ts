@@ -10,7 +10,7 @@ import type { MountNamespace, Process } from "../../parse/proc.js";
 import type { HostView } from "../../view/host-view.js";
 import { type AttachmentState, attachmentsAt } from "../attachments.js";
 import type { Detector, DetectorRun, EvidenceItem, Verdict } from "../types.js";
-import { DecidedByRule, subjectNamespace } from "./decided.js";
+import { decidedByNamespace } from "./decided.js";
 import { attachmentOf, type DiskState, describeDisk, detachOf, deviceFact, resolveDisk } from "./disk.js";
 import {
   describePin,
@@ -393,28 +393,7 @@ export function detectGlobalmountHeldForeignNs(args: {
     .sort((a, b) => (a.hostPath < b.hostPath ? -1 : a.hostPath > b.hostPath ? 1 : a.ns.inode - b.ns.inode))
     .map((h) => holdingVerdict(ctx, h));
 
-  const byInode = new Map(
-    view.mounts.namespaces.flatMap((ns) => (ns.inode === null ? [] : [[ns.inode, ns] as const])),
-  );
-  // A namespace absent from a complete scan no longer exists, so it holds nothing; with processes whose
-  // namespace is unknown (or an unnamed namespace), an absent one may be theirs.
-  const everyNamespaceNamed =
-    view.processes.listing === "complete" &&
-    view.mounts.unknownNsPids.length === 0 &&
-    view.mounts.namespaces.every((ns) => ns.inode !== null);
-  if (everyNamespaceNamed && view.mounts.namespaces.every(isScanned)) return { verdicts, decided: "all" };
-  return {
-    verdicts,
-    decided: new DecidedByRule(
-      verdicts.map((v) => v.subject),
-      (subject) => {
-        const inode = subjectNamespace(subject);
-        if (inode === null) return false;
-        const ns = byInode.get(inode);
-        return ns ? isScanned(ns) : everyNamespaceNamed;
-      },
-    ),
-  };
+  return { verdicts, decided: decidedByNamespace({ view, met: verdicts.map((v) => v.subject), isScanned }) };
 }
 
 export const globalmountHeldForeignNs: Detector<HostView> = {

@@ -11,7 +11,7 @@ import type { MountNamespace } from "../../parse/proc.js";
 import type { HostView } from "../../view/host-view.js";
 import { type AttachmentState, attachmentsAt } from "../attachments.js";
 import type { Confidence, Detector, DetectorRun, EvidenceItem, Verdict } from "../types.js";
-import { DecidedByRule, subjectNamespace } from "./decided.js";
+import { decidedByNamespace } from "./decided.js";
 import { attachmentOf, describeDisk, detachOf, deviceFact, resolveDisk } from "./disk.js";
 import {
   eventItem,
@@ -191,28 +191,9 @@ export function detectOrphanGlobalmount(args: {
     else if (f.kind === "undecided") undecided.add(subject);
   }
 
-  const byInode = new Map(
-    view.mounts.namespaces.flatMap((ns) => (ns.inode === null ? [] : [[ns.inode, ns] as const])),
-  );
-  const everyNamespaceNamed =
-    view.processes.listing === "complete" &&
-    view.mounts.unknownNsPids.length === 0 &&
-    view.mounts.namespaces.every((ns) => ns.inode !== null);
-  if (undecided.size === 0 && everyNamespaceNamed && view.mounts.namespaces.every(isScanned)) {
-    return { verdicts, decided: "all" };
-  }
   return {
     verdicts,
-    decided: new DecidedByRule(
-      verdicts.map((v) => v.subject),
-      (subject) => {
-        if (undecided.has(subject)) return false;
-        const inode = subjectNamespace(subject);
-        if (inode === null) return false;
-        const ns = byInode.get(inode);
-        return ns ? isScanned(ns) : everyNamespaceNamed;
-      },
-    ),
+    decided: decidedByNamespace({ view, met: verdicts.map((v) => v.subject), isScanned, undecided }),
   };
 }
 

@@ -11,7 +11,7 @@ import type { Process, VfioFd } from "../../parse/proc.js";
 import type { HostView } from "../../view/host-view.js";
 import { attachmentsAt } from "../attachments.js";
 import type { Confidence, Detector, DetectorRun, EvidenceItem, Verdict } from "../types.js";
-import { DecidedByRule } from "./decided.js";
+import { decidedBy } from "./decided.js";
 import { describeProcess, eventItem, isScanned, podUidOfMountPoint, processIndex } from "./namespaces.js";
 
 const ID = "vfio-group-held-by-dead-process";
@@ -352,7 +352,7 @@ export function detectVfioHeldByDeadProcess(args: {
 
   return {
     verdicts,
-    decided: new DecidedByRule(met, (subject) => {
+    decided: decidedBy(met, (subject) => {
       const s = parseSubject(subject);
       if (!s) return false;
       const p = procs.get(s.pid);
