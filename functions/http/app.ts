@@ -37,10 +37,13 @@ export function createApp() {
     );
   });
 
-  // Ready means the schema is there: local mode applies migrations after the socket opens.
+  // Ready means the schema is there: local mode applies migrations after the socket opens. Once seen,
+  // the schema stays, so later probes answer without a database round trip.
+  let schemaSeen = false;
   app.get("/healthz", async (c) => {
     try {
-      await c.env.DB.prepare("SELECT 1 FROM episodes LIMIT 0").run();
+      if (!schemaSeen) await c.env.DB.prepare("SELECT 1 FROM episodes LIMIT 0").run();
+      schemaSeen = true;
       return c.json({ status: "ok" });
     } catch {
       return c.json({ status: "starting", reason: "database schema not applied yet" }, 503);

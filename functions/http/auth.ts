@@ -8,6 +8,22 @@ import type { AppEnv } from "./context.js";
 
 const ADMIN: Principal = { tokenId: "admin-env", scopes: ["admin"], hostId: null };
 
+/**
+ * Token hashes already resolved in this isolate, for PRINCIPAL_TTL_MS: a dashboard polling the API
+ * costs one D1 read a minute instead of one per request. A revoked token stops working within the TTL.
+ * Unknown tokens are not remembered, so a token issued a moment ago works at once.
+ */
+const PRINCIPAL_TTL_MS = 60_000;
+const MAX_PRINCIPALS = 1_000;
+const principals = new Map<string, { principal: Principal; atMs: number }>();
+
+/** The env admin token's hash, computed once per isolate (the env is fixed for its life). */
+let adminDigest: { token: string; hash: Promise<string> } | undefined;
+function adminHash(token: string): Promise<string> {
+  if (adminDigest?.token !== token) adminDigest = { token, hash: sha256Hex(token) };
+  return adminDigest.hash;
+}
+
 /** Resolves the bearer token to a principal; 401 without a valid one. */
 export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   const header = c.req.header("authorization") ?? "";
@@ -15,12 +31,22 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (!m?.[1]) throw new ApiError("unauthorized", "missing bearer token (Authorization: Bearer <token>)");
   const hash = await sha256Hex(m[1]);
   const admin = c.env.FAULTLINE_ADMIN_TOKEN;
-  if (admin && digestEquals(hash, await sha256Hex(admin))) {
+  if (admin && digestEquals(hash, await adminHash(admin))) {
     c.set("principal", ADMIN);
     return next();
   }
-  const principal = await findPrincipal(c.get("db"), hash);
-  if (!principal) throw new ApiError("unauthorized", "unknown or revoked token");
+  const now = Date.now();
+  const known = principals.get(hash);
+  let principal = known && now - known.atMs < PRINCIPAL_TTL_MS ? known.principal : null;
+  if (!principal) {
+    principal = await findPrincipal(c.get("db"), hash);
+    if (!principal) {
+      principals.delete(hash);
+      throw new ApiError("unauthorized", "unknown or revoked token");
+    }
+    if (principals.size >= MAX_PRINCIPALS) principals.clear();
+    principals.set(hash, { principal, atMs: now });
+  }
   c.set("principal", principal);
   return next();
 };

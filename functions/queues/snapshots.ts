@@ -9,6 +9,7 @@ import { processEvidenceNotification } from "../../shared/pipeline/process-evide
 import { processSnapshotNotification } from "../../shared/pipeline/process-snapshot.js";
 import { isRedecide, isReprocess } from "../../shared/pipeline/reprocess.js";
 import type { Env } from "../env.js";
+import { fleetAnswers } from "../http/answer-cache.js";
 
 /** Backoff for a retryable failure: 5 s, 10 s, 20 s ... capped at 5 minutes. */
 export const retryDelaySeconds = (attempts: number) => Math.min(300, 5 * 2 ** Math.max(0, attempts - 1));
@@ -88,6 +89,8 @@ export async function consumeSnapshots(batch: MessageBatch<unknown>, env: Env): 
       }
     }),
   );
+  // Episodes may have changed: this isolate's cached fleet answers are stale now.
+  fleetAnswers.invalidate();
   console.log(
     JSON.stringify({
       msg: "snapshots batch",

@@ -1,8 +1,11 @@
 /** Episode storage and the fleet-pattern queries behind /v1/patterns and /v1/incidents. */
-import { and, desc, eq, gte, inArray, lte, sql } from "drizzle-orm";
+import { and, between, desc, eq, gte, inArray, lte, sql } from "drizzle-orm";
 import type { EpisodeChange, EpisodeState } from "../detect/episodes.js";
 import type { DetectorId, Verdict } from "../detect/types.js";
-import { episodes, hosts } from "./schema.js";
+import { detectorDays, episodes, hosts } from "./schema.js";
+
+const DAY_MS = 86_400_000;
+
 import type { Db } from "./types.js";
 
 export type EpisodeRow = typeof episodes.$inferSelect;
@@ -227,33 +230,35 @@ export async function patternBreakdown(db: Db, args: Window & { detector: string
 }
 
 /**
- * Per UTC day: hosts with an active episode, episodes active, and episodes that began that day.
- * Computed in SQL over the episodes overlapping the window, one row per (episode, day) via a recursive
- * day series bounded by the window.
+ * Per UTC day from the day of `since` to the day of `until` (whole days): hosts with an episode active
+ * that day, episodes active, and episodes that began. Read from `detector_days`, which triggers keep
+ * (infra/migrations/0001_rollups.sql), so the cost is one row per day whatever the fleet's size.
  */
 export async function patternTimeline(db: Db, args: Window & { detector: string }) {
-  const dayMs = 86_400_000;
-  const start = Math.floor(args.sinceMs / dayMs) * dayMs;
-  const end = Math.floor(args.untilMs / dayMs) * dayMs;
-  const rows = await db.all<{ day: number; hosts: number; active: number; started: number }>(sql`
-    WITH RECURSIVE days(d) AS (SELECT ${start} UNION ALL SELECT d + ${dayMs} FROM days WHERE d < ${end})
-    SELECT days.d AS day,
-           count(distinct e.host_id) AS hosts,
-           count(e.id) AS active,
-           sum(CASE WHEN e.first_seen_ms >= days.d AND e.first_seen_ms < days.d + ${dayMs} THEN 1 ELSE 0 END) AS started
-    FROM days
-    LEFT JOIN episodes e
-      ON e.detector = ${args.detector}
-     AND e.last_seen_ms >= max(days.d, ${args.sinceMs})
-     AND e.first_seen_ms < min(days.d + ${dayMs}, ${args.untilMs + 1})
-    GROUP BY days.d
-    ORDER BY days.d`);
-  return rows.map((r) => ({
-    day: new Date(r.day).toISOString().slice(0, 10),
-    hosts: r.hosts,
-    active: r.active,
-    started: r.started ?? 0,
-  }));
+  const first = Math.floor(args.sinceMs / DAY_MS);
+  const last = Math.floor(args.untilMs / DAY_MS);
+  const rows = await db
+    .select({
+      day: detectorDays.day,
+      hosts: detectorDays.hosts,
+      active: detectorDays.active,
+      started: detectorDays.started,
+    })
+    .from(detectorDays)
+    .where(and(eq(detectorDays.detector, args.detector), between(detectorDays.day, first, last)))
+    .all();
+  const byDay = new Map(rows.map((r) => [r.day, r]));
+  const buckets = [];
+  for (let d = first; d <= last; d++) {
+    const r = byDay.get(d);
+    buckets.push({
+      day: new Date(d * DAY_MS).toISOString().slice(0, 10),
+      hosts: r?.hosts ?? 0,
+      active: r?.active ?? 0,
+      started: r?.started ?? 0,
+    });
+  }
+  return buckets;
 }
 
 /** Incidents (episodes) newest first with filters; keyset cursor on (firstSeen, id). */

@@ -1,6 +1,14 @@
 /** Retention for D1 (docs/storage.md): what D1 keeps, for how long. Raw evidence stays in R2. */
 import { and, eq, inArray, lt } from "drizzle-orm";
-import { controlPlaneEvents, episodes, ingestErrors, snapshots } from "./schema.js";
+import {
+  controlPlaneEvents,
+  dailyRollups,
+  detectorDays,
+  episodes,
+  ingestErrors,
+  rollupHold,
+  snapshots,
+} from "./schema.js";
 import type { Db } from "./types.js";
 
 const HOUR = 3600_000;
@@ -13,11 +21,16 @@ export const RETENTION = {
   rejectedSnapshotsMs: 30 * DAY,
   resolvedEpisodesMs: 90 * DAY,
   ingestErrorsMs: 30 * DAY,
+  /** Rollups outlive the episodes they count: the timeline answers "since when" for a year. */
+  rollupDays: 400,
 } as const;
 
 /** Deletes what has aged out; returns the rows deleted per table. */
 export async function applyRetention(db: Db, nowMs: number): Promise<Record<string, number>> {
-  const [events, parsed, rejected, resolved, errors] = await db.batch([
+  const oldestDay = Math.floor(nowMs / DAY) - RETENTION.rollupDays;
+  // One transaction: while rollup_hold has its row, deleting an aged-out episode keeps its days counted.
+  const [, events, parsed, rejected, resolved, , errors, rollups] = await db.batch([
+    db.insert(rollupHold).values({ id: 1 }).onConflictDoNothing(),
     db
       .delete(controlPlaneEvents)
       .where(lt(controlPlaneEvents.atMs, nowMs - RETENTION.eventsMs))
@@ -43,10 +56,13 @@ export async function applyRetention(db: Db, nowMs: number): Promise<Record<stri
         and(eq(episodes.status, "resolved"), lt(episodes.lastSeenMs, nowMs - RETENTION.resolvedEpisodesMs)),
       )
       .returning({ id: episodes.id }),
+    db.delete(rollupHold),
     db
       .delete(ingestErrors)
       .where(lt(ingestErrors.atMs, nowMs - RETENTION.ingestErrorsMs))
       .returning({ id: ingestErrors.id }),
+    db.delete(dailyRollups).where(lt(dailyRollups.day, oldestDay)).returning({ day: dailyRollups.day }),
+    db.delete(detectorDays).where(lt(detectorDays.day, oldestDay)),
   ]);
   return {
     events: events.length,
@@ -54,5 +70,6 @@ export async function applyRetention(db: Db, nowMs: number): Promise<Record<stri
     rejectedSnapshots: rejected.length,
     resolvedEpisodes: resolved.length,
     ingestErrors: errors.length,
+    rollupHostDays: rollups.length,
   };
 }

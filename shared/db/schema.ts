@@ -180,26 +180,65 @@ export const episodes = sqliteTable(
   ],
 );
 
+/**
+ * Per host, detector and UTC day: the episodes active that day and how many began. Kept by triggers on
+ * `episodes` (infra/migrations/0001_rollups.sql), so every writer (the consumer, reprocessing, a
+ * hand-run SQL fix) keeps it right; retention's deletes are held out, so days outlive their episodes.
+ */
 export const dailyRollups = sqliteTable(
   "daily_rollups",
   {
-    /** UTC day, `yyyy-mm-dd`. */
-    day: text("day").notNull(),
-    detector: text("detector").notNull(),
     hostId: text("host_id").notNull(),
+    detector: text("detector").notNull(),
+    /** UTC day number (epoch ms / 86,400,000). */
+    day: integer("day").notNull(),
     /** Episodes of this host and detector active that day. */
     episodes: integer("episodes").notNull(),
-    firstSeenMs: integer("first_seen_ms").notNull(),
-    lastSeenMs: integer("last_seen_ms").notNull(),
+    /** Of those, episodes first seen that day. */
+    started: integer("started").notNull(),
   },
-  (t) => [
-    primaryKey({ columns: [t.detector, t.day, t.hostId] }),
-    // timeline per host
-    index("rollups_host_day").on(t.hostId, t.day),
-  ],
+  // (host, detector, day): the triggers' span updates for one episode; a host's history.
+  (t) => [primaryKey({ columns: [t.hostId, t.detector, t.day] })],
 );
 
-export const schema = { tokens, hosts, snapshots, controlPlaneEvents, ingestErrors, episodes, dailyRollups };
+/**
+ * Per detector and UTC day, summed over hosts from `daily_rollups` by triggers: the timeline reads one
+ * row per day instead of every affected host-day.
+ */
+export const detectorDays = sqliteTable(
+  "detector_days",
+  {
+    detector: text("detector").notNull(),
+    day: integer("day").notNull(),
+    /** Hosts with an active episode that day. */
+    hosts: integer("hosts").notNull(),
+    /** Episodes active that day. */
+    active: integer("active").notNull(),
+    /** Episodes first seen that day. */
+    started: integer("started").notNull(),
+  },
+  // GET /v1/patterns/{detector}/timeline: one detector, a range of days.
+  (t) => [primaryKey({ columns: [t.detector, t.day] })],
+);
+
+/** 0..1023: the day offsets the rollup triggers expand an episode's span over (no CTEs in triggers). */
+export const dayOffsets = sqliteTable("day_offsets", { n: integer("n").primaryKey() });
+
+/** A row here while retention deletes old episodes: their days stay counted in the rollups. */
+export const rollupHold = sqliteTable("rollup_hold", { id: integer("id").primaryKey() });
+
+export const schema = {
+  tokens,
+  hosts,
+  snapshots,
+  controlPlaneEvents,
+  ingestErrors,
+  episodes,
+  dailyRollups,
+  detectorDays,
+  dayOffsets,
+  rollupHold,
+};
 
 /** Current epoch ms as a SQL expression, for defaults computed in the database. */
 export const nowMsSql = sql`(cast(unixepoch('subsec') * 1000 as integer))`;

@@ -8,6 +8,7 @@ import {
 } from "../../../shared/db/episodes.js";
 import { DETECTOR_IDS } from "../../../shared/detect/types.js";
 import { ApiError } from "../../../shared/errors.js";
+import { cachedAnswer } from "../answer-cache.js";
 import { requireScope } from "../auth.js";
 import { bearerSecurity, subApp } from "../context.js";
 import { decodeCursor, encodeCursor, iso, readWindow, WindowQuery } from "../query.js";
@@ -35,7 +36,7 @@ export const patternsApp = subApp()
       path: "/v1/patterns",
       summary: "Per detector: affected hosts, occurrences (episodes), first and last seen in the window",
       security: bearerSecurity,
-      middleware: [requireScope("read")] as const,
+      middleware: [requireScope("read"), cachedAnswer()] as const,
       request: { query: WindowQuery },
       responses: {
         200: {
@@ -66,7 +67,7 @@ export const patternsApp = subApp()
       path: "/v1/patterns/{detector}/hosts",
       summary: "Hosts hit by a detector in the window, most recently seen first",
       security: bearerSecurity,
-      middleware: [requireScope("read")] as const,
+      middleware: [requireScope("read"), cachedAnswer()] as const,
       request: {
         params: z.object({ detector: Detector }),
         query: WindowQuery.extend({
@@ -131,7 +132,7 @@ export const patternsApp = subApp()
       summary:
         "Affected hosts by kernel, driver, zone or instance type, with share and lift against the fleet",
       security: bearerSecurity,
-      middleware: [requireScope("read")] as const,
+      middleware: [requireScope("read"), cachedAnswer()] as const,
       request: {
         params: z.object({ detector: Detector }),
         query: WindowQuery.extend({ by: z.enum(["kernel", "driver", "zone", "instanceType"]) }),
@@ -156,9 +157,10 @@ export const patternsApp = subApp()
     createRoute({
       method: "get",
       path: "/v1/patterns/{detector}/timeline",
-      summary: "Per day: hosts with an active episode, active episodes, and episodes that began",
+      summary:
+        "Per UTC day (whole days covering the window): hosts with an active episode, active episodes, and episodes that began",
       security: bearerSecurity,
-      middleware: [requireScope("read")] as const,
+      middleware: [requireScope("read"), cachedAnswer()] as const,
       request: {
         params: z.object({ detector: Detector }),
         query: WindowQuery.extend({ bucket: z.enum(["day"]).default("day") }),

@@ -1,0 +1,145 @@
+/**
+ * The trigger-kept rollups (daily_rollups, detector_days) against a from-scratch count over `episodes`,
+ * after every kind of write the service makes: episodes opened, seen again on later days, seen
+ * earlier (a late event), regressed, resolved, withdrawn (deleted), and aged out by retention.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestService, type TestService } from "../support/service.js";
+
+let svc: TestService;
+beforeAll(async () => {
+  svc = await startTestService();
+});
+afterAll(async () => {
+  await svc?.dispose();
+});
+
+const DAY = 86_400_000;
+const NOW = Date.UTC(2026, 10, 26, 12);
+const DETECTORS = ["reattach-bdf-race", "orphan-globalmount", "trace-blind-spot"];
+
+/** detector_days as the triggers keep it, and as a full recount of `episodes` says it should be. */
+async function kept(d1: D1Database) {
+  return (
+    await d1
+      .prepare(
+        "SELECT detector, day, hosts, active, started FROM detector_days WHERE hosts > 0 ORDER BY 1, 2",
+      )
+      .all()
+  ).results;
+}
+async function recount(d1: D1Database) {
+  return (
+    await d1
+      .prepare(
+        `WITH hd AS (
+           SELECT e.host_id, e.detector, e.first_seen_ms / ${DAY} + o.n AS day, count(*) AS episodes, sum(o.n = 0) AS started
+           FROM episodes e JOIN day_offsets o ON o.n <= e.last_seen_ms / ${DAY} - e.first_seen_ms / ${DAY}
+           GROUP BY 1, 2, 3)
+         SELECT detector, day, count(*) AS hosts, sum(episodes) AS active, sum(started) AS started
+         FROM hd GROUP BY detector, day ORDER BY 1, 2`,
+      )
+      .all()
+  ).results;
+}
+
+type D1Database = Awaited<ReturnType<TestService["mf"]["getD1Database"]>>;
+
+describe("rollups kept by triggers", () => {
+  it("match a recount of the episodes after a random mix of writes", async () => {
+    const d1 = await svc.mf.getD1Database("DB");
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const live = new Map<string, { first: number; last: number }>();
+    for (let step = 0; step < 400; step++) {
+      const op = rand(10);
+      const ids = [...live.keys()];
+      const id = ids.length && op >= 3 ? (ids[rand(ids.length)] as string) : `ep_${step}`;
+      const cur = live.get(id);
+      if (!cur) {
+        // open: the consumer's upsert, on a host and detector that often already have episodes
+        const first = NOW - rand(20) * DAY - rand(DAY);
+        const last = Math.min(NOW, first + rand(4) * DAY + rand(DAY));
+        await d1
+          .prepare(
+            `INSERT INTO episodes (id, detector, host_id, subject, status, confidence, first_seen_ms, last_seen_ms, first_snapshot_ms, summary, evidence, updated_at_ms)
+             VALUES (?, ?, ?, ?, 'open', 'high', ?, ?, ?, 's', '[]', ?)
+             ON CONFLICT (id) DO UPDATE SET first_seen_ms = min(first_seen_ms, excluded.first_seen_ms), last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)`,
+          )
+          .bind(id, DETECTORS[rand(3)], `i-${rand(5)}`, id, first, last, first, last)
+          .run();
+        live.set(id, { first, last });
+      } else if (op < 6) {
+        // seen again: later (the usual), or earlier (a late event moved first_seen back)
+        const first = rand(4) === 0 ? cur.first - rand(3) * DAY : cur.first;
+        const last = Math.max(cur.last, Math.min(NOW, cur.last + rand(3) * DAY));
+        await d1
+          .prepare(
+            "UPDATE episodes SET first_seen_ms = min(first_seen_ms, ?), last_seen_ms = max(last_seen_ms, ?) WHERE id = ?",
+          )
+          .bind(first, last, id)
+          .run();
+        live.set(id, { first: Math.min(cur.first, first), last });
+      } else if (op < 8) {
+        // resolved, or regressed: status changes only, no span change
+        await d1
+          .prepare(
+            "UPDATE episodes SET status = CASE status WHEN 'open' THEN 'resolved' ELSE 'open' END, regressions = regressions + (status = 'resolved') WHERE id = ?",
+          )
+          .bind(id)
+          .run();
+      } else {
+        // withdrawn: a late event explained it away
+        await d1.prepare("DELETE FROM episodes WHERE id = ?").bind(id).run();
+        live.delete(id);
+      }
+    }
+    expect(live.size).toBeGreaterThan(20);
+    const counted = await recount(d1);
+    expect(counted.length).toBeGreaterThan(10);
+    expect(await kept(d1)).toEqual(counted);
+    // Emptied host-days are removed, never left at zero.
+    const zero = await d1.prepare("SELECT count(*) AS n FROM daily_rollups WHERE episodes <= 0").first("n");
+    expect(zero).toBe(0);
+  });
+
+  it("keep the days of episodes that retention removes, and drop rollups past 400 days", async () => {
+    const d1 = await svc.mf.getD1Database("DB");
+    const old = NOW - 200 * DAY;
+    const ancient = NOW - 401 * DAY;
+    await d1.batch(
+      [
+        ["ep_aged", old],
+        ["ep_ancient", ancient],
+      ].map(([id, at]) =>
+        d1
+          .prepare(
+            `INSERT INTO episodes (id, detector, host_id, subject, status, confidence, first_seen_ms, last_seen_ms, first_snapshot_ms, summary, evidence, updated_at_ms)
+             VALUES (?, 'wrong-driver-bound', 'i-aged', ?, 'resolved', 'high', ?, ?, ?, 's', '[]', ?)`,
+          )
+          .bind(id, id, at, at, at, at),
+      ),
+    );
+    const days = () =>
+      d1
+        .prepare(
+          "SELECT day, hosts, active, started FROM detector_days WHERE detector = 'wrong-driver-bound' ORDER BY day",
+        )
+        .all()
+        .then((r) => r.results);
+    expect(await days()).toEqual([
+      { day: Math.floor(ancient / DAY), hosts: 1, active: 1, started: 1 },
+      { day: Math.floor(old / DAY), hosts: 1, active: 1, started: 1 },
+    ]);
+    const worker = await svc.mf.getWorker();
+    await worker.scheduled({ cron: "0 * * * *", scheduledTime: new Date(NOW) });
+    const left = await d1.prepare("SELECT count(*) AS n FROM episodes WHERE host_id = 'i-aged'").first("n");
+    expect(left).toBe(0);
+    expect(await days()).toEqual([{ day: Math.floor(old / DAY), hosts: 1, active: 1, started: 1 }]);
+    // The hold is released: a withdrawal after retention updates the rollups again.
+    expect(await d1.prepare("SELECT count(*) AS n FROM rollup_hold").first("n")).toBe(0);
+  });
+});
