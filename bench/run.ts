@@ -74,7 +74,8 @@ if (sections.has("pipeline")) {
   console.table({
     pipeline: {
       "snapshots/s": pipeline.snapshotsPerSec,
-      "workerd CPU-ms/snapshot": pipeline.cpuMsPerSnapshot,
+      "workerd CPU-ms/snapshot (incl. simulators)": pipeline.cpuMsPerSnapshot,
+      "consumer code ms/snapshot": pipeline.workerCodeMsPerSnapshot,
       "bundle bytes gz": pipeline.bundleBytesGz,
     },
   });
