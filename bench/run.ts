@@ -112,7 +112,7 @@ if (sections.has("queries")) {
     days: 90,
     concurrency: 8,
     requests: 400,
-    coldRequests: 40,
+    coldRequests: 5,
   });
   results.queries = q.endpoints;
   results.queriesFleet = { ...q.seeded, concurrency: q.concurrency };
