@@ -149,9 +149,12 @@ function skipBlanks(s: string, i: number, end: number): number {
  */
 class ProcessRows {
   count = 0;
-  private pids = new Float64Array(256);
+  // Rows live in chunks of CHUNK_ROWS: growing one array by copying cost more than reading entries.
+  private readonly pids: Float64Array[] = [];
   /** Per row (CELLS numbers): ACCESS index, line, user start and end, command start and end. */
-  private cells = new Int32Array(256 * CELLS);
+  private readonly cells: Int32Array[] = [];
+  private lastPids = new Float64Array(0);
+  private lastCells = new Int32Array(0);
   constructor(private readonly text: string) {}
 
   /** Adds a row: the user is `text[userStart, userEnd)`, the command `text[commandStart, commandEnd)`. */
@@ -164,40 +167,43 @@ class ProcessRows {
     commandStart: number,
     commandEnd: number,
   ): void {
-    const row = this.count++;
-    if (row === this.pids.length) this.grow();
-    this.pids[row] = pid;
-    const at = row * CELLS;
-    this.cells[at] = access;
-    this.cells[at + 1] = line;
-    this.cells[at + 2] = userStart;
-    this.cells[at + 3] = userEnd;
-    this.cells[at + 4] = commandStart;
-    this.cells[at + 5] = commandEnd;
+    const slot = this.count++ & CHUNK_MASK;
+    if (slot === 0) {
+      this.lastPids = new Float64Array(CHUNK_ROWS);
+      this.lastCells = new Int32Array(CHUNK_ROWS * CELLS);
+      this.pids.push(this.lastPids);
+      this.cells.push(this.lastCells);
+    }
+    this.lastPids[slot] = pid;
+    const cells = this.lastCells;
+    const at = slot * CELLS;
+    cells[at] = access;
+    cells[at + 1] = line;
+    cells[at + 2] = userStart;
+    cells[at + 3] = userEnd;
+    cells[at + 4] = commandStart;
+    cells[at + 5] = commandEnd;
   }
 
   process(row: number): FuserProcess {
-    const c = this.cells;
-    const at = row * CELLS;
+    const chunk = row >> CHUNK_BITS;
+    const slot = row & CHUNK_MASK;
+    const c = this.cells[chunk] ?? EMPTY_CELLS;
+    const at = slot * CELLS;
     return {
       user: this.text.slice(c[at + 2], c[at + 3]),
-      pid: this.pids[row] ?? 0,
+      pid: this.pids[chunk]?.[slot] ?? 0,
       access: accessAt(c[at] ?? 0),
       command: this.text.slice(c[at + 4], c[at + 5]),
       line: c[at + 1] ?? 0,
     };
   }
-
-  private grow(): void {
-    const pids = new Float64Array(this.pids.length * 2);
-    pids.set(this.pids);
-    this.pids = pids;
-    const cells = new Int32Array(this.cells.length * 2);
-    cells.set(this.cells);
-    this.cells = cells;
-  }
 }
 const CELLS = 6;
+const CHUNK_BITS = 12;
+const CHUNK_ROWS = 1 << CHUNK_BITS;
+const CHUNK_MASK = CHUNK_ROWS - 1;
+const EMPTY_CELLS = new Int32Array(CELLS);
 
 /** One NAME; its processes are rows `[first, first + count)` of the capture's ProcessRows. */
 class FuserGroup implements FuserName {
