@@ -96,30 +96,218 @@ export function readDecimal(s: string, start: number, end: number): number {
 }
 
 const NO_TAGS: readonly string[] = [];
+const SPACE = 32;
 
-/** Parses one complete line; returns the mount or reports why the line was skipped. */
+/**
+ * A mount read from one line of a mountinfo file. The numbers, tags and flags are read while the line
+ * is validated; the string fields stay in the file text and are sliced out (and unescaped) each time
+ * they are read. Nine strings kept per line made a big file cost 3-4 times the baseline, most of it in
+ * the garbage collector copying them (bench/parsers/mountinfo.ts), while the detectors read the mount
+ * point and devt of each mount and the other strings of a few. This object holds only small integers
+ * and shared values, which the collector moves cheaply.
+ */
+class MountLine implements Mount {
+  readonly mountId: number;
+  readonly parentId: number;
+  readonly major: number;
+  readonly minor: number;
+  readonly rootDeleted: boolean;
+  readonly readOnly: boolean;
+  readonly otherTags: readonly string[];
+  readonly propagation: Propagation;
+  readonly peerGroup: number | null;
+  readonly masterGroup: number | null;
+  readonly propagateFrom: number | null;
+  readonly line: number;
+  readonly evidencePath: string | null;
+  readonly #text: string;
+  /** The line is `#text[#start, #end)`; the other offsets index `#text` too (see FieldEnds). */
+  readonly #start: number;
+  readonly #end: number;
+  readonly #s2: number;
+  readonly #s3: number;
+  readonly #s4: number;
+  readonly #s5: number;
+  readonly #s6: number;
+  readonly #typeStart: number;
+  readonly #dot: number;
+  readonly #t1: number;
+  readonly #t2: number;
+  /** The line holds a backslash: its string fields go through unescapeMountField. */
+  readonly #escaped: boolean;
+
+  constructor(text: string, line: number, evidencePath: string | null, f: FieldEnds) {
+    this.mountId = f.mountId;
+    this.parentId = f.parentId;
+    this.major = f.major;
+    this.minor = f.minor;
+    this.rootDeleted = f.rootDeleted;
+    this.readOnly = text.charCodeAt(f.s5 + 1) === 114 && text.charCodeAt(f.s5 + 2) === 111; // "ro"
+    this.otherTags = f.otherTags;
+    this.propagation = f.propagation;
+    this.peerGroup = f.peerGroup;
+    this.masterGroup = f.masterGroup;
+    this.propagateFrom = f.propagateFrom;
+    this.line = line;
+    this.evidencePath = evidencePath;
+    this.#text = text;
+    this.#start = f.start;
+    this.#end = f.end;
+    this.#s2 = f.s2;
+    this.#s3 = f.s3;
+    this.#s4 = f.s4;
+    this.#s5 = f.s5;
+    this.#s6 = f.s6;
+    this.#typeStart = f.typeStart;
+    this.#dot = f.dot;
+    this.#t1 = f.t1;
+    this.#t2 = f.t2;
+    this.#escaped = f.escaped;
+  }
+
+  #field(start: number, end: number): string {
+    const s = this.#text.slice(start, end);
+    return this.#escaped ? unescapeMountField(s) : s;
+  }
+
+  get devt(): string {
+    return this.#text.slice(this.#s2 + 1, this.#s3);
+  }
+  get root(): string {
+    return this.#field(this.#s3 + 1, this.rootDeleted ? this.#s4 - DELETED_SUFFIX.length : this.#s4);
+  }
+  get mountPoint(): string {
+    return this.#field(this.#s4 + 1, this.#s5);
+  }
+  get options(): string {
+    return this.#text.slice(this.#s5 + 1, this.#s6);
+  }
+  get fsType(): string {
+    return this.#text.slice(this.#typeStart, this.#dot === -1 ? this.#t1 : this.#dot);
+  }
+  get fsSubtype(): string | null {
+    return this.#dot === -1 ? null : this.#text.slice(this.#dot + 1, this.#t1);
+  }
+  get source(): string {
+    return this.#field(this.#t1 + 1, this.#t2);
+  }
+  get superOptions(): string {
+    return this.#field(this.#t2 + 1, this.#end);
+  }
+  get raw(): string {
+    return this.#text.slice(this.#start, this.#end);
+  }
+
+  /** Every field as a plain object: what JSON and test snapshots show. */
+  toJSON(): Mount {
+    return {
+      mountId: this.mountId,
+      parentId: this.parentId,
+      major: this.major,
+      minor: this.minor,
+      devt: this.devt,
+      root: this.root,
+      rootDeleted: this.rootDeleted,
+      mountPoint: this.mountPoint,
+      options: this.options,
+      readOnly: this.readOnly,
+      otherTags: this.otherTags,
+      propagation: this.propagation,
+      peerGroup: this.peerGroup,
+      masterGroup: this.masterGroup,
+      propagateFrom: this.propagateFrom,
+      fsType: this.fsType,
+      fsSubtype: this.fsSubtype,
+      source: this.source,
+      superOptions: this.superOptions,
+      line: this.line,
+      raw: this.raw,
+      evidencePath: this.evidencePath,
+    };
+  }
+}
+
+/**
+ * What parseLine found in a line: offsets into the file text (`sN` is the Nth space of the line,
+ * `t1`/`t2` the spaces after the type and the source) and the values read. Short-lived: MountLine
+ * copies it.
+ */
+interface FieldEnds {
+  readonly start: number;
+  readonly end: number;
+  readonly s2: number;
+  readonly s3: number;
+  readonly s4: number;
+  readonly s5: number;
+  readonly s6: number;
+  readonly typeStart: number;
+  readonly dot: number;
+  readonly t1: number;
+  readonly t2: number;
+  readonly escaped: boolean;
+  readonly mountId: number;
+  readonly parentId: number;
+  readonly major: number;
+  readonly minor: number;
+  readonly rootDeleted: boolean;
+  readonly otherTags: readonly string[];
+  readonly propagation: Propagation;
+  readonly peerGroup: number | null;
+  readonly masterGroup: number | null;
+  readonly propagateFrom: number | null;
+}
+
+/** `s` holds `word` at `at`. A loop: startsWith costs several times more on words this short. */
+function hasAt(s: string, at: number, word: string): boolean {
+  for (let i = 0; i < word.length; i++) if (s.charCodeAt(at + i) !== word.charCodeAt(i)) return false;
+  return true;
+}
+
+/**
+ * The first space in `text[at, end)`, or -1. The search runs on past `end` when the line has no more
+ * spaces; parseMountinfo keeps that from repeating over a run of lines without spaces (see there).
+ */
+function spaceIn(text: string, at: number, end: number): number {
+  const i = text.indexOf(" ", at);
+  return i < end ? i : -1;
+}
+
+/**
+ * Reads the line `text[start, end)` (no newline) whose first space is `s1` (-1: none); returns where
+ * its fields are, or reports why the line was skipped. Offsets index the whole text: characters and
+ * searches on the flat file string cost about half what they cost on a slice of it. `escaped` says
+ * whether the line holds a backslash.
+ */
 function parseLine(
-  raw: string,
+  text: string,
+  start: number,
+  end: number,
+  s1: number,
+  escaped: boolean,
   lineNo: number,
-  evidencePath: string | null,
   issues: IssueList,
-): Mount | undefined {
-  // Six positional fields, each ended by a single space.
-  const s1 = raw.indexOf(" ");
-  const s2 = s1 === -1 ? -1 : raw.indexOf(" ", s1 + 1);
-  const s3 = s2 === -1 ? -1 : raw.indexOf(" ", s2 + 1);
-  const s4 = s3 === -1 ? -1 : raw.indexOf(" ", s3 + 1);
-  const s5 = s4 === -1 ? -1 : raw.indexOf(" ", s4 + 1);
-  const s6 = s5 === -1 ? -1 : raw.indexOf(" ", s5 + 1);
+): FieldEnds | undefined {
+  // Six positional fields, each ended by a single space. The root is nearly always `/`.
+  const s2 = s1 === -1 ? -1 : spaceIn(text, s1 + 1, end);
+  const s3 = s2 === -1 ? -1 : spaceIn(text, s2 + 1, end);
+  const s4 =
+    s3 === -1
+      ? -1
+      : text.charCodeAt(s3 + 1) === 47 && s3 + 2 < end && text.charCodeAt(s3 + 2) === SPACE
+        ? s3 + 2
+        : spaceIn(text, s3 + 1, end);
+  const s5 = s4 === -1 ? -1 : spaceIn(text, s4 + 1, end);
+  const s6 = s5 === -1 ? -1 : spaceIn(text, s5 + 1, end);
   if (s6 === -1) {
     issues.add("malformed_line", "fewer than 6 fields before the separator", lineNo);
     return undefined;
   }
-  const mountId = readDecimal(raw, 0, s1);
-  const parentId = readDecimal(raw, s1 + 1, s2);
-  const colon = raw.indexOf(":", s2 + 1);
-  const major = colon === -1 || colon > s3 ? -1 : readDecimal(raw, s2 + 1, colon);
-  const minor = major === -1 ? -1 : readDecimal(raw, colon + 1, s3);
+  const mountId = readDecimal(text, start, s1);
+  const parentId = readDecimal(text, s1 + 1, s2);
+  let colon = s2 + 1;
+  while (colon < s3 && text.charCodeAt(colon) !== 58) colon++;
+  const major = colon === s3 ? -1 : readDecimal(text, s2 + 1, colon);
+  const minor = major === -1 ? -1 : readDecimal(text, colon + 1, s3);
   if (mountId < 0 || parentId < 0 || minor < 0) {
     const which = mountId < 0 ? "mount id" : parentId < 0 ? "parent id" : "major:minor";
     issues.add("invalid_field", `bad ${which}`, lineNo);
@@ -136,63 +324,73 @@ function parseLine(
   let at = s6 + 1;
   let sep = -1;
   for (;;) {
-    const end = raw.indexOf(" ", at);
-    if (end === -1) break;
-    if (end === at + 1 && raw.charCodeAt(at) === 45) {
+    const fieldEnd = spaceIn(text, at, end);
+    if (fieldEnd === -1) break;
+    const c = text.charCodeAt(at);
+    if (fieldEnd === at + 1 && c === 45) {
       sep = at;
       break;
     }
     // The first letter picks the tag to compare, so each field costs one comparison at most.
-    const c = raw.charCodeAt(at);
     let n = -2;
-    if (c === 115 && raw.startsWith("shared:", at)) {
-      n = readDecimal(raw, at + 7, end);
+    if (c === 115 && hasAt(text, at, "shared:")) {
+      n = readDecimal(text, at + 7, fieldEnd);
       if (n >= 0) peerGroup = n;
-    } else if (c === 109 && raw.startsWith("master:", at)) {
-      n = readDecimal(raw, at + 7, end);
+    } else if (c === 109 && hasAt(text, at, "master:")) {
+      n = readDecimal(text, at + 7, fieldEnd);
       if (n >= 0) masterGroup = n;
-    } else if (c === 112 && raw.startsWith("propagate_from:", at)) {
-      n = readDecimal(raw, at + 15, end);
+    } else if (c === 112 && hasAt(text, at, "propagate_from:")) {
+      n = readDecimal(text, at + 15, fieldEnd);
       if (n >= 0) propagateFrom = n;
-    } else if (c === 117 && end - at === 10 && raw.startsWith("unbindable", at)) {
+    } else if (c === 117 && fieldEnd - at === 10 && hasAt(text, at, "unbindable")) {
       unbindable = true;
     } else {
       otherTags ??= [];
-      otherTags.push(raw.slice(at, end));
+      otherTags.push(text.slice(at, fieldEnd));
     }
-    if (n === -1) issues.add("invalid_field", `bad optional field ${raw.slice(at, end)}`, lineNo);
-    at = end + 1;
+    if (n === -1) issues.add("invalid_field", `bad optional field ${text.slice(at, fieldEnd)}`, lineNo);
+    at = fieldEnd + 1;
   }
   if (sep === -1) {
     issues.add("missing", "no ` - ` separator", lineNo);
     return undefined;
   }
-  const t1 = raw.indexOf(" ", sep + 2);
-  const t2 = t1 === -1 ? -1 : raw.indexOf(" ", t1 + 1);
-  if (t2 === -1 || t1 === sep + 2) {
+  // The type is short: one loop finds its end and the `.` before a subtype.
+  const typeStart = sep + 2;
+  let t1 = typeStart;
+  let dot = -1;
+  for (; t1 < end; t1++) {
+    const c = text.charCodeAt(t1);
+    if (c === SPACE) break;
+    if (c === 46 && dot === -1) dot = t1;
+  }
+  const t2 = t1 === end ? -1 : spaceIn(text, t1 + 1, end);
+  if (t2 === -1 || t1 === typeStart) {
     issues.add("malformed_line", "fewer than 3 fields after the separator", lineNo);
     return undefined;
   }
 
-  const type = raw.slice(sep + 2, t1);
-  const dot = type.indexOf(".");
-  const rootDeleted =
-    s4 - s3 > DELETED_SUFFIX.length &&
-    raw.charCodeAt(s4 - 1) === 100 && // "d": most roots are "/"
-    raw.startsWith(DELETED_SUFFIX, s4 - DELETED_SUFFIX.length);
-  const root = raw.slice(s3 + 1, rootDeleted ? s4 - DELETED_SUFFIX.length : s4);
-  const options = raw.slice(s5 + 1, s6);
   return {
+    start,
+    end,
+    s2,
+    s3,
+    s4,
+    s5,
+    s6,
+    typeStart,
+    dot,
+    t1,
+    t2,
+    escaped,
     mountId,
     parentId,
     major,
     minor,
-    devt: raw.slice(s2 + 1, s3),
-    root: unescapeMountField(root),
-    rootDeleted,
-    mountPoint: unescapeMountField(raw.slice(s4 + 1, s5)),
-    options,
-    readOnly: options.charCodeAt(0) === 114 && options.charCodeAt(1) === 111, // "ro"
+    rootDeleted:
+      s4 - s3 > DELETED_SUFFIX.length &&
+      text.charCodeAt(s4 - 1) === 100 && // "d": most roots are "/"
+      text.startsWith(DELETED_SUFFIX, s4 - DELETED_SUFFIX.length),
     otherTags: otherTags ?? NO_TAGS,
     propagation:
       peerGroup !== null
@@ -207,19 +405,13 @@ function parseLine(
     peerGroup,
     masterGroup,
     propagateFrom,
-    fsType: dot === -1 ? type : type.slice(0, dot),
-    fsSubtype: dot === -1 ? null : type.slice(dot + 1),
-    source: unescapeMountField(raw.slice(t1 + 1, t2)),
-    superOptions: unescapeMountField(raw.slice(t2 + 1)),
-    line: lineNo,
-    raw,
-    evidencePath,
   };
 }
 
 /**
  * Parses a mountinfo file. Damaged lines are skipped with an issue naming their line; a final line
  * without its newline (a size cap or a racing read) is dropped as `truncated`, never half-read.
+ * The mounts keep `text` and slice their string fields out of it on demand.
  */
 export function parseMountinfo(text: string, opts: { evidencePath?: string } = {}): ParseResult<Mount[]> {
   const evidencePath = opts.evidencePath ?? null;
@@ -228,6 +420,13 @@ export function parseMountinfo(text: string, opts: { evidencePath?: string } = {
   const n = text.length;
   let start = 0;
   let lineNo = 0;
+  // The next backslash at or after `start` (-1: none left). One search over the file replaces one
+  // per field, and lines without one (nearly all) skip unescaping.
+  let backslash = text.indexOf("\\");
+  // The first space at or after `start`, likewise kept across lines: searches within a line run on
+  // into the next lines when it has too few spaces, and without this a run of lines with none would
+  // be scanned again for each of them (quadratic).
+  let space = text.indexOf(" ");
   while (start < n) {
     let end = text.indexOf("\n", start);
     const complete = end !== -1;
@@ -239,8 +438,12 @@ export function parseMountinfo(text: string, opts: { evidencePath?: string } = {
     } else if (lineEnd - start > MAX_LINE_CHARS) {
       issues.add("too_large", `line longer than ${MAX_LINE_CHARS} characters; skipped`, lineNo);
     } else if (lineEnd > start) {
-      const mount = parseLine(text.slice(start, lineEnd), lineNo, evidencePath, issues);
-      if (mount) mounts.push(mount);
+      if (backslash !== -1 && backslash < start) backslash = text.indexOf("\\", start);
+      const escaped = backslash !== -1 && backslash < lineEnd;
+      if (space !== -1 && space < start) space = text.indexOf(" ", start);
+      const s1 = space !== -1 && space < lineEnd ? space : -1;
+      const fields = parseLine(text, start, lineEnd, s1, escaped, lineNo, issues);
+      if (fields) mounts.push(new MountLine(text, lineNo, evidencePath, fields));
     }
     start = end + 1;
   }

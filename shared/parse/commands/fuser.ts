@@ -46,7 +46,8 @@ export interface FuserName {
   /** Mount points from `kernel mount <mountpoint>`: where NAME's filesystem is mounted, in fuser's namespace. */
   readonly kernelMounts: string[];
   readonly kernelOther: FuserKernelUse[];
-  readonly processes: FuserProcess[];
+  /** Built on first access from what the parse kept (see ProcessRows). */
+  readonly processes: readonly FuserProcess[];
   /** Lines about this NAME only: `Specified filename X does not exist.` */
   readonly warnings: string[];
   readonly line: number;
@@ -65,7 +66,6 @@ export interface FuserOutput {
 // fuser pads `NAME:` to 20 columns and starts the entry after one blank; a longer NAME gets a line
 // of its own (psmisc NAME_FIELD).
 const NAME_FIELD = 20;
-const ENTRY_INDENT = " ".repeat(NAME_FIELD + 1);
 const NAME_SPECIFIC = /^Specified filename (.+) (?:does not exist|is not a mountpoint)\.$/;
 
 /** The 48 valid ACCESS values, built once and shared by every entry (a node lists thousands). */
@@ -89,6 +89,16 @@ const ACCESS_TABLE: readonly FuserAccess[] = (() => {
   return table;
 })();
 
+const NO_ACCESS: FuserAccess = {
+  raw: ".....",
+  openFile: false,
+  openForWrite: false,
+  rootDir: false,
+  cwd: false,
+  executable: false,
+  mmap: false,
+};
+
 const DOT = 46;
 const SPACE = 32;
 
@@ -97,17 +107,25 @@ function accessBit(code: number, letter: number): number {
   return code === DOT ? 0 : code === letter ? 1 : -1;
 }
 
-/** Decodes the five ACCESS columns at `s[start..end)` without slicing; null unless `[fF.][r.][c.][e.][m.]`. */
-function decodeAccessAt(s: string, start: number, end: number): FuserAccess | null {
-  if (end - start !== 5) return null;
+/**
+ * The index in ACCESS_TABLE of the five ACCESS columns at `s[start..end)`, read without slicing; -1
+ * unless they are `[fF.][r.][c.][e.][m.]`.
+ */
+function accessIndexAt(s: string, start: number, end: number): number {
+  if (end - start !== 5) return -1;
   const f = s.charCodeAt(start);
   const fi = f === DOT ? 0 : f === 102 ? 1 : f === 70 ? 2 : -1;
   const r = accessBit(s.charCodeAt(start + 1), 114);
   const c = accessBit(s.charCodeAt(start + 2), 99);
   const e = accessBit(s.charCodeAt(start + 3), 101);
   const m = accessBit(s.charCodeAt(start + 4), 109);
-  if (fi < 0 || r < 0 || c < 0 || e < 0 || m < 0) return null;
-  return ACCESS_TABLE[fi * 16 + r * 8 + c * 4 + e * 2 + m] ?? null;
+  if (fi < 0 || r < 0 || c < 0 || e < 0 || m < 0) return -1;
+  return fi * 16 + r * 8 + c * 4 + e * 2 + m;
+}
+
+/** The decoded ACCESS of an index from accessIndexAt (all-dots for an index it never returns). */
+function accessAt(index: number): FuserAccess {
+  return ACCESS_TABLE[index] ?? NO_ACCESS;
 }
 
 /** Index of the first space at or after `i`, or `end` (fuser separates with spaces only). */
@@ -123,22 +141,123 @@ function skipBlanks(s: string, i: number, end: number): number {
 }
 
 /**
- * Users and commands repeat across thousands of entries, and keeping one string per entry is what
- * makes a big capture slow (the collector copies every survivor). A direct-mapped cache keyed on
- * length and two characters returns the string already made when the text matches it, without
- * slicing; a miss slices and takes the slot.
+ * The processes of every NAME of one capture, as numbers: per entry its pid, ACCESS index, line, and
+ * where its user and command are in the text. A big capture lists a million entries; an object and
+ * two strings each, kept until the result is dropped, made the collector the main cost of parsing.
+ * Typed arrays hold them for next to nothing, and FuserGroup builds the objects of one NAME when its
+ * processes are first read.
  */
-class SpanCache {
-  private readonly slots: (string | undefined)[] = new Array(1024);
-  get(text: string, start: number, end: number): string {
-    const len = end - start;
-    if (len <= 0) return "";
-    const key = (len * 31 + text.charCodeAt(start) * 7 + text.charCodeAt(end - 1)) & 1023;
-    const known = this.slots[key];
-    if (known !== undefined && known.length === len && text.startsWith(known, start)) return known;
-    const made = text.slice(start, end);
-    this.slots[key] = made;
-    return made;
+class ProcessRows {
+  count = 0;
+  // Rows live in chunks of CHUNK_ROWS: growing one array by copying cost more than reading entries.
+  private readonly pids: Float64Array[] = [];
+  /** Per row (CELLS numbers): ACCESS index, line, user start and end, command start and end. */
+  private readonly cells: Int32Array[] = [];
+  private lastPids = new Float64Array(0);
+  private lastCells = new Int32Array(0);
+  constructor(private readonly text: string) {}
+
+  /** Adds a row: the user is `text[userStart, userEnd)`, the command `text[commandStart, commandEnd)`. */
+  add(
+    pid: number,
+    access: number,
+    line: number,
+    userStart: number,
+    userEnd: number,
+    commandStart: number,
+    commandEnd: number,
+  ): void {
+    const slot = this.count++ & CHUNK_MASK;
+    if (slot === 0) {
+      this.lastPids = new Float64Array(CHUNK_ROWS);
+      this.lastCells = new Int32Array(CHUNK_ROWS * CELLS);
+      this.pids.push(this.lastPids);
+      this.cells.push(this.lastCells);
+    }
+    this.lastPids[slot] = pid;
+    const cells = this.lastCells;
+    const at = slot * CELLS;
+    cells[at] = access;
+    cells[at + 1] = line;
+    cells[at + 2] = userStart;
+    cells[at + 3] = userEnd;
+    cells[at + 4] = commandStart;
+    cells[at + 5] = commandEnd;
+  }
+
+  process(row: number): FuserProcess {
+    const chunk = row >> CHUNK_BITS;
+    const slot = row & CHUNK_MASK;
+    const c = this.cells[chunk] ?? EMPTY_CELLS;
+    const at = slot * CELLS;
+    return {
+      user: this.text.slice(c[at + 2], c[at + 3]),
+      pid: this.pids[chunk]?.[slot] ?? 0,
+      access: accessAt(c[at] ?? 0),
+      command: this.text.slice(c[at + 4], c[at + 5]),
+      line: c[at + 1] ?? 0,
+    };
+  }
+}
+const CELLS = 6;
+const CHUNK_BITS = 12;
+const CHUNK_ROWS = 1 << CHUNK_BITS;
+const CHUNK_MASK = CHUNK_ROWS - 1;
+const EMPTY_CELLS = new Int32Array(CELLS);
+
+/** One NAME; its processes are rows `[first, first + count)` of the capture's ProcessRows. */
+class FuserGroup implements FuserName {
+  readonly kernelMounts: string[] = [];
+  readonly kernelOther: FuserKernelUse[] = [];
+  readonly warnings: string[] = [];
+  readonly #rows: ProcessRows;
+  #first = -1;
+  #count = 0;
+  #built: FuserProcess[] | null = null;
+  constructor(
+    readonly name: string,
+    readonly line: number,
+    rows: ProcessRows,
+  ) {
+    this.#rows = rows;
+  }
+
+  /**
+   * Adds the process whose user is `text[userStart, userEnd)` and command `text[commandStart, end)`.
+   * Entries of one NAME follow its NAME line, so its rows are contiguous.
+   */
+  addProcess(
+    pid: number,
+    access: number,
+    line: number,
+    userStart: number,
+    userEnd: number,
+    commandStart: number,
+    end: number,
+  ): void {
+    if (this.#first === -1) this.#first = this.#rows.count;
+    this.#rows.add(pid, access, line, userStart, userEnd, commandStart, end);
+    this.#count++;
+  }
+
+  get processes(): readonly FuserProcess[] {
+    if (this.#built === null) {
+      this.#built = [];
+      for (let i = 0; i < this.#count; i++) this.#built.push(this.#rows.process(this.#first + i));
+    }
+    return this.#built;
+  }
+
+  /** Every field as a plain object: what JSON shows (`processes` is a getter). */
+  toJSON(): FuserName {
+    return {
+      name: this.name,
+      kernelMounts: this.kernelMounts,
+      kernelOther: this.kernelOther,
+      processes: this.processes,
+      warnings: this.warnings,
+      line: this.line,
+    };
   }
 }
 
@@ -159,8 +278,8 @@ export function parseFuserMv(text: string): ParseResult<FuserOutput> {
   const issues = new IssueList();
   const names: FuserName[] = [];
   const warnings: string[] = [];
-  const strings = new SpanCache();
-  let current: FuserName | null = null;
+  const rows = new ProcessRows(text);
+  let current: FuserGroup | null = null;
   reportReplacementChars(text, issues);
 
   // One loop over line bounds, entries read in place: a capture is mostly entry lines, and copying
@@ -168,7 +287,6 @@ export function parseFuserMv(text: string): ParseResult<FuserOutput> {
   const n = text.length;
   let start = 0;
   let lineNo = 0;
-  let nextIndent = -2;
   while (start < n) {
     let end = text.indexOf("\n", start);
     const next = end + 1;
@@ -181,25 +299,23 @@ export function parseFuserMv(text: string): ParseResult<FuserOutput> {
     if (end - start > MAX_LINE_CHARS) {
       issues.add("too_large", `line of ${end - start} characters skipped`, lineNo);
     } else if (end > start && isBlank(text.charCodeAt(start))) {
-      // Entries are indented to column 21. The next 21-blank run is found by one forward search
-      // shared by all lines (linear overall), cheaper than comparing the indent on every line.
-      if (nextIndent !== -1 && nextIndent < start) nextIndent = text.indexOf(ENTRY_INDENT, start);
-      const from = skipBlanks(text, nextIndent === start ? start + ENTRY_INDENT.length : start, end);
+      // Entries are indented to column 21. Stepping over the blanks one by one is the cheapest way
+      // found: startsWith or indexOf with a 21-blank pattern cost 2-3 times as much per line.
+      const from = skipBlanks(text, start, end);
       // Skips blank lines and the `USER PID ACCESS COMMAND` header.
       if (from !== end && !isHeader(text, from, end)) {
         if (current === null) issues.add("malformed_line", "entry before any NAME", lineNo);
-        else readEntry(current, text, from, end, lineNo, issues, strings);
+        else readEntry(current, text, from, end, lineNo, issues);
       }
     } else if (end > start) {
       const line = text.slice(start, end);
       const named = readNameLine(line);
       if (named !== null) {
-        current = startName(names, named.name, lineNo);
-        if (named.entryAt !== -1)
-          readEntry(current, line, named.entryAt, line.length, lineNo, issues, strings);
+        current = startName(names, rows, named.name, lineNo);
+        if (named.entryAt !== -1) readEntry(current, text, start + named.entryAt, end, lineNo, issues);
       } else {
         const specific = NAME_SPECIFIC.exec(line);
-        if (specific?.[1] !== undefined) startName(names, specific[1], lineNo).warnings.push(line);
+        if (specific?.[1] !== undefined) startName(names, rows, specific[1], lineNo).warnings.push(line);
         else warnings.push(line);
       }
     }
@@ -209,18 +325,11 @@ export function parseFuserMv(text: string): ParseResult<FuserOutput> {
 }
 
 function isHeader(text: string, from: number, end: number): boolean {
-  return text.startsWith("USER", from) && /^USER\s+PID\s+ACCESS\s+COMMAND\s*$/.test(text.slice(from, end));
+  return text.charCodeAt(from) === 85 && /^USER\s+PID\s+ACCESS\s+COMMAND\s*$/.test(text.slice(from, end));
 }
 
-function startName(names: FuserName[], name: string, lineNo: number): FuserName {
-  const group: FuserName = {
-    name,
-    kernelMounts: [],
-    kernelOther: [],
-    processes: [],
-    warnings: [],
-    line: lineNo,
-  };
+function startName(names: FuserName[], rows: ProcessRows, name: string, lineNo: number): FuserGroup {
+  const group = new FuserGroup(name, lineNo, rows);
   names.push(group);
   return group;
 }
@@ -229,14 +338,7 @@ function startName(names: FuserName[], name: string, lineNo: number): FuserName 
  * The common entry, `user  <digits> <5 ACCESS chars> COMMAND`, read in one pass without slicing
  * anything but the output strings; false sends the line to readEntry's general path.
  */
-function readProcessFast(
-  target: FuserName,
-  s: string,
-  from: number,
-  end: number,
-  lineNo: number,
-  strings: SpanCache,
-): boolean {
+function readProcessFast(target: FuserGroup, s: string, from: number, end: number, lineNo: number): boolean {
   const userEnd = wordEnd(s, from, end);
   let i = userEnd;
   while (i < end && s.charCodeAt(i) === SPACE) i++;
@@ -252,42 +354,22 @@ function readProcessFast(
   // Digits, one space, five ACCESS columns, one space, a command.
   if (i === pidStart || i - pidStart > 15 || c !== SPACE || i + 7 >= end || s.charCodeAt(i + 6) !== SPACE)
     return false;
-  const access = decodeAccessAt(s, i + 1, i + 6);
-  if (access === null) return false;
-  addProcess(target, s, [from, userEnd], pid, access, [i + 7, end], lineNo, strings);
+  const access = accessIndexAt(s, i + 1, i + 6);
+  if (access === -1) return false;
+  target.addProcess(pid, access, lineNo, from, userEnd, i + 7, end);
   return true;
-}
-
-function addProcess(
-  target: FuserName,
-  s: string,
-  user: readonly [number, number],
-  pid: number,
-  access: FuserAccess,
-  command: readonly [number, number],
-  lineNo: number,
-  strings: SpanCache,
-): void {
-  target.processes.push({
-    user: strings.get(s, user[0], user[1]),
-    pid,
-    access,
-    command: strings.get(s, command[0], command[1]),
-    line: lineNo,
-  });
 }
 
 /** `user  pid|kernel  ACCESS COMMAND` in `s[from..end)`; COMMAND is everything after one blank (paths keep theirs). */
 function readEntry(
-  target: FuserName,
+  target: FuserGroup,
   s: string,
   from: number,
   end: number,
   lineNo: number,
   issues: IssueList,
-  strings: SpanCache,
 ): void {
-  if (readProcessFast(target, s, from, end, lineNo, strings)) return;
+  if (readProcessFast(target, s, from, end, lineNo)) return;
   const userStart = skipBlanks(s, from, end);
   const userEnd = wordEnd(s, userStart, end);
   const pidStart = skipBlanks(s, userEnd, end);
@@ -306,13 +388,13 @@ function readEntry(
     return;
   }
   const pid = parseDecimal(s, pidStart, pidEnd);
-  const access = decodeAccessAt(s, accessStart, accessEnd);
-  if (pid === -1 || access === null) {
+  const access = accessIndexAt(s, accessStart, accessEnd);
+  if (pid === -1 || access === -1) {
     const [what, at, to] = pid === -1 ? ["PID", pidStart, pidEnd] : ["ACCESS", accessStart, accessEnd];
     issues.add("invalid_field", `${what} ${JSON.stringify(s.slice(at, Math.min(to, at + 40)))}`, lineNo);
     return;
   }
-  addProcess(target, s, [userStart, userEnd], pid, access, [accessEnd + 1, end], lineNo, strings);
+  target.addProcess(pid, access, lineNo, userStart, userEnd, accessEnd + 1, end);
 }
 
 /** What `fuser -m` writes to stdout alone: right-aligned PIDs and `kernel`, with no NAME and no newline. */

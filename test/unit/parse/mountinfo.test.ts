@@ -298,6 +298,35 @@ describe("parseMountinfo fields", () => {
     expect(m).toMatchObject({ fsType: "tmpfs", source: "", superOptions: "" });
   });
 
+  it("serialises every field: the strings are read from the line when asked for, JSON included", () => {
+    const text = "451 25 0:5 /nvme3n1//deleted /a\\040b rw,nosuid shared:3 - fuse.sshfs src rw\n";
+    const [m] = parseMountinfo(text, { evidencePath: "proc/1/mountinfo" }).value;
+    expect(JSON.parse(JSON.stringify(m))).toEqual({
+      mountId: 451,
+      parentId: 25,
+      major: 0,
+      minor: 5,
+      devt: "0:5",
+      root: "/nvme3n1",
+      rootDeleted: true,
+      mountPoint: "/a b",
+      options: "rw,nosuid",
+      readOnly: false,
+      otherTags: [],
+      propagation: "shared",
+      peerGroup: 3,
+      masterGroup: null,
+      propagateFrom: null,
+      fsType: "fuse",
+      fsSubtype: "sshfs",
+      source: "src",
+      superOptions: "rw",
+      line: 1,
+      raw: text.slice(0, -1),
+      evidencePath: "proc/1/mountinfo",
+    });
+  });
+
   it("reads a CRLF line as if it were LF", () => {
     expect(parseMountinfo("1 0 0:1 / / rw - ext4 /dev/x rw\r\n").value[0]?.superOptions).toBe("rw");
   });

@@ -369,6 +369,36 @@ describe("parseFuserMv layout", () => {
     expect(r.value.names).toMatchObject([{ name, kernelMounts: [name] }]);
   });
 
+  it("builds a NAME's processes when first read, and serialises them", () => {
+    const text = `/mnt/x:              root     kernel mount /mnt/x\n                     999        12 F.c.m mysqld\n`;
+    const [name] = parseFuserMv(text).value.names;
+    const expected = {
+      user: "999",
+      pid: 12,
+      access: {
+        raw: "F.c.m",
+        openFile: true,
+        openForWrite: true,
+        rootDir: false,
+        cwd: true,
+        executable: false,
+        mmap: true,
+      },
+      command: "mysqld",
+      line: 2,
+    };
+    expect(name?.processes).toEqual([expected]);
+    expect(name?.processes, "the same array on every read").toBe(name?.processes);
+    expect(JSON.parse(JSON.stringify(name))).toEqual({
+      name: "/mnt/x",
+      kernelMounts: ["/mnt/x"],
+      kernelOther: [],
+      processes: [expected],
+      warnings: [],
+      line: 1,
+    });
+  });
+
   it("keeps a NAME that contains colons and blanks (a by-path link, a mount point with a blank)", () => {
     const name = "/dev/disk/by-path/pci-0000:3b:00.3-nvme-1";
     const r = parseFuserMv(`${name}:\n                     root     kernel mount /mnt/data disk\n`);
