@@ -98,6 +98,14 @@ export function readDecimal(s: string, start: number, end: number): number {
 const NO_TAGS: readonly string[] = [];
 const SPACE = 32;
 
+// MountLine flags.
+/** The line holds a backslash: its string fields go through unescapeMountField. */
+const ESCAPED = 1;
+const ROOT_DELETED = 2;
+const READ_ONLY = 4;
+/** The `unbindable` tag (propagation is derived from it and the peer and master groups). */
+const UNBINDABLE = 8;
+
 /**
  * A mount read from one line of a mountinfo file. The numbers, tags and flags are read while the line
  * is validated; the string fields stay in the file text and are sliced out (and unescaped) each time
@@ -111,10 +119,7 @@ class MountLine implements Mount {
   readonly parentId: number;
   readonly major: number;
   readonly minor: number;
-  readonly rootDeleted: boolean;
-  readonly readOnly: boolean;
   readonly otherTags: readonly string[];
-  readonly propagation: Propagation;
   readonly peerGroup: number | null;
   readonly masterGroup: number | null;
   readonly propagateFrom: number | null;
@@ -133,18 +138,15 @@ class MountLine implements Mount {
   readonly #dot: number;
   readonly #t1: number;
   readonly #t2: number;
-  /** The line holds a backslash: its string fields go through unescapeMountField. */
-  readonly #escaped: boolean;
+  /** ESCAPED, ROOT_DELETED, READ_ONLY, UNBINDABLE: one number rather than four fields per mount. */
+  readonly #flags: number;
 
   constructor(text: string, line: number, evidencePath: string | null, f: FieldEnds) {
     this.mountId = f.mountId;
     this.parentId = f.parentId;
     this.major = f.major;
     this.minor = f.minor;
-    this.rootDeleted = f.rootDeleted;
-    this.readOnly = text.charCodeAt(f.s5 + 1) === 114 && text.charCodeAt(f.s5 + 2) === 111; // "ro"
     this.otherTags = f.otherTags;
-    this.propagation = f.propagation;
     this.peerGroup = f.peerGroup;
     this.masterGroup = f.masterGroup;
     this.propagateFrom = f.propagateFrom;
@@ -162,12 +164,24 @@ class MountLine implements Mount {
     this.#dot = f.dot;
     this.#t1 = f.t1;
     this.#t2 = f.t2;
-    this.#escaped = f.escaped;
+    this.#flags = f.flags;
   }
 
   #field(start: number, end: number): string {
     const s = this.#text.slice(start, end);
-    return this.#escaped ? unescapeMountField(s) : s;
+    return (this.#flags & ESCAPED) !== 0 ? unescapeMountField(s) : s;
+  }
+
+  get rootDeleted(): boolean {
+    return (this.#flags & ROOT_DELETED) !== 0;
+  }
+  get readOnly(): boolean {
+    return (this.#flags & READ_ONLY) !== 0;
+  }
+  get propagation(): Propagation {
+    if (this.peerGroup !== null) return this.masterGroup !== null ? "shared+slave" : "shared";
+    if (this.masterGroup !== null) return "slave";
+    return (this.#flags & UNBINDABLE) !== 0 ? "unbindable" : "private";
   }
 
   get devt(): string {
@@ -244,14 +258,12 @@ interface FieldEnds {
   readonly dot: number;
   readonly t1: number;
   readonly t2: number;
-  readonly escaped: boolean;
+  readonly flags: number;
   readonly mountId: number;
   readonly parentId: number;
   readonly major: number;
   readonly minor: number;
-  readonly rootDeleted: boolean;
   readonly otherTags: readonly string[];
-  readonly propagation: Propagation;
   readonly peerGroup: number | null;
   readonly masterGroup: number | null;
   readonly propagateFrom: number | null;
@@ -370,6 +382,11 @@ function parseLine(
     return undefined;
   }
 
+  const rootDeleted =
+    s4 - s3 > DELETED_SUFFIX.length &&
+    text.charCodeAt(s4 - 1) === 100 && // "d": most roots are "/"
+    text.startsWith(DELETED_SUFFIX, s4 - DELETED_SUFFIX.length);
+  const readOnly = text.charCodeAt(s5 + 1) === 114 && text.charCodeAt(s5 + 2) === 111; // "ro"
   return {
     start,
     end,
@@ -382,26 +399,16 @@ function parseLine(
     dot,
     t1,
     t2,
-    escaped,
+    flags:
+      (escaped ? ESCAPED : 0) |
+      (rootDeleted ? ROOT_DELETED : 0) |
+      (readOnly ? READ_ONLY : 0) |
+      (unbindable ? UNBINDABLE : 0),
     mountId,
     parentId,
     major,
     minor,
-    rootDeleted:
-      s4 - s3 > DELETED_SUFFIX.length &&
-      text.charCodeAt(s4 - 1) === 100 && // "d": most roots are "/"
-      text.startsWith(DELETED_SUFFIX, s4 - DELETED_SUFFIX.length),
     otherTags: otherTags ?? NO_TAGS,
-    propagation:
-      peerGroup !== null
-        ? masterGroup !== null
-          ? "shared+slave"
-          : "shared"
-        : masterGroup !== null
-          ? "slave"
-          : unbindable
-            ? "unbindable"
-            : "private",
     peerGroup,
     masterGroup,
     propagateFrom,
