@@ -160,13 +160,10 @@ const MAX_CONTINUATION_LINES = 64;
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 const EMPTY_ARGS: Readonly<Record<string, string>> = Object.freeze({});
 
-function isBlank(c: number): boolean {
-  return c === C_SPACE || c === C_TAB;
-}
-
-function isDigit(c: number): boolean {
-  return c >= C_0 && c <= C_9;
-}
+// Constants rather than function declarations: a module's functions are mutable bindings, and V8
+// re-checks one it inlined on every iteration of the digit and blank loops that call it.
+const isBlank = (c: number): boolean => c === C_SPACE || c === C_TAB;
+const isDigit = (c: number): boolean => c >= C_0 && c <= C_9;
 
 /** Scratch results of the timestamp scanner (one parse runs at a time; avoids an object per line). */
 const tsScratch: { ts: number; unit: TraceTimestampUnit; raw: string | null } = {
@@ -1131,33 +1128,7 @@ function parseGraphLine(b: TraceBuilder, text: string, s: number, e: number, lin
  */
 export function parseTrace(text: string): ParseResult<Trace> {
   const b = new TraceBuilder(text);
-  const n = text.length;
-  let start = 0;
-  let lineNo = 0;
-  while (start < n) {
-    let end = text.indexOf("\n", start);
-    const complete = end !== -1;
-    if (end === -1) end = n;
-    lineNo++;
-    let stop = end;
-    if (stop > start && text.charCodeAt(stop - 1) === 13) stop--;
-    if (!complete) {
-      b.issues.add(
-        "truncated",
-        "last line has no newline (read raced the writer or a size cap); dropped",
-        lineNo,
-      );
-      break;
-    }
-    if (stop - start > MAX_LINE_CHARS) {
-      b.closeOpen(false);
-      b.issues.add("too_large", `line of ${stop - start} characters skipped`, lineNo);
-    } else {
-      b.window.cover(start, stop);
-      parseLine(b, text, start, stop, lineNo);
-    }
-    start = end + 1;
-  }
+  parseLines(b, text);
   b.closeOpen(false);
   const bad = text.indexOf("\uFFFD");
   if (bad !== -1) b.issues.add("non_utf8", "bytes that are not UTF-8 were replaced", lineAt(text, bad));
@@ -1185,6 +1156,40 @@ export function parseTrace(text: string): ParseResult<Trace> {
     tsUnit,
   };
   return result(value, b.issues.done());
+}
+
+/**
+ * The line loop, apart from parseTrace: V8 compiles a long loop while it runs, and code after the loop
+ * that had not run yet would throw that compilation away on every parse.
+ */
+function parseLines(b: TraceBuilder, text: string): void {
+  const n = text.length;
+  let start = 0;
+  let lineNo = 0;
+  while (start < n) {
+    let end = text.indexOf("\n", start);
+    const complete = end !== -1;
+    if (end === -1) end = n;
+    lineNo++;
+    let stop = end;
+    if (stop > start && text.charCodeAt(stop - 1) === 13) stop--;
+    if (!complete) {
+      b.issues.add(
+        "truncated",
+        "last line has no newline (read raced the writer or a size cap); dropped",
+        lineNo,
+      );
+      break;
+    }
+    if (stop - start > MAX_LINE_CHARS) {
+      b.closeOpen(false);
+      b.issues.add("too_large", `line of ${stop - start} characters skipped`, lineNo);
+    } else {
+      b.window.cover(start, stop);
+      parseLine(b, text, start, stop, lineNo);
+    }
+    start = end + 1;
+  }
 }
 
 // The parse state of an empty trace: see keepShapes.
