@@ -231,8 +231,8 @@ class RecordTable {
   private readonly dictIds: Int32Column | null;
   private readonly dicts: Readonly<Record<string, string>>[] = [];
   private readonly joined = new Map<number, string>();
-  /** Records built one by one (kernelLogFacts), then all of them (`records`). */
-  private readonly built = new Map<number, KernelLogRecord>();
+  /** Records built one by one (kernelLogFacts), by row; then all of them (`records`). */
+  private built: (KernelLogRecord | undefined)[] | null = null;
   private all: KernelLogRecord[] | null = null;
 
   constructor(
@@ -293,21 +293,12 @@ class RecordTable {
   }
 
   record(row: number): KernelLogRecord {
-    let record = this.all?.[row] ?? this.built.get(row);
+    if (this.all) return this.all[row] ?? this.build(row);
+    this.built ??= new Array(this.count);
+    let record = this.built[row];
     if (record === undefined) {
-      const seq = this.seqs === null ? Number.NaN : this.seqs.at(row);
-      const ts = this.stamps.at(row);
-      const prio = (this.meta.at(row) & PRIO_BITS) - 1;
-      record = {
-        line: this.lines.at(row),
-        seq: Number.isNaN(seq) ? null : seq,
-        tsUsec: Number.isNaN(ts) ? null : ts,
-        level: prio === -1 ? null : prio & 7,
-        facility: prio === -1 ? null : prio >> 3,
-        text: this.message(row),
-        dict: this.dict(row),
-      };
-      this.built.set(row, record);
+      record = this.build(row);
+      this.built[row] = record;
     }
     return record;
   }
@@ -315,11 +306,26 @@ class RecordTable {
   records(): KernelLogRecord[] {
     if (this.all === null) {
       const records: KernelLogRecord[] = [];
-      for (let row = 0; row < this.count; row++) records.push(this.record(row));
+      for (let row = 0; row < this.count; row++) records.push(this.built?.[row] ?? this.build(row));
       this.all = records;
-      this.built.clear();
+      this.built = null;
     }
     return this.all;
+  }
+
+  private build(row: number): KernelLogRecord {
+    const seq = this.seqs === null ? Number.NaN : this.seqs.at(row);
+    const ts = this.stamps.at(row);
+    const prio = (this.meta.at(row) & PRIO_BITS) - 1;
+    return {
+      line: this.lines.at(row),
+      seq: Number.isNaN(seq) ? null : seq,
+      tsUsec: Number.isNaN(ts) ? null : ts,
+      level: prio === -1 ? null : prio & 7,
+      facility: prio === -1 ? null : prio >> 3,
+      text: this.message(row),
+      dict: this.dict(row),
+    };
   }
 }
 
