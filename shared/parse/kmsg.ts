@@ -128,16 +128,20 @@ export function unescapeKmsg(s: string): string {
   return out + s.slice(copied);
 }
 
+/** What the line loop hands each line to: one parser's state. */
+interface LineReader {
+  readonly issues: IssueList;
+  /** Reads the line text[s, e) (without its newline), which the window covers. */
+  line(s: number, e: number, lineNo: number): void;
+}
+
 /**
  * Line loop shared by both parsers: drops a cut final line and skips oversized ones, with issues; moves
- * the byte window to each line it passes on.
+ * the byte window to each line it passes on. The parsers' state is an object with a method rather than
+ * a closure: V8 keeps a method's compiled code from one parse to the next, and would compile each
+ * parse's new closure anew.
  */
-function eachLine(
-  text: string,
-  w: AsciiWindow,
-  issues: IssueList,
-  fn: (s: number, e: number, lineNo: number) => void,
-): void {
+function eachLine(text: string, w: AsciiWindow, reader: LineReader): void {
   const n = text.length;
   let start = 0;
   let lineNo = 0;
@@ -145,15 +149,15 @@ function eachLine(
     let end = text.indexOf("\n", start);
     lineNo++;
     if (end === -1) {
-      issues.add("truncated", "last line has no newline (read cut short); dropped", lineNo);
+      reader.issues.add("truncated", "last line has no newline (read cut short); dropped", lineNo);
       return;
     }
     const stop = end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
     if (stop - start > MAX_LINE_CHARS) {
-      issues.add("too_large", `line of ${stop - start} characters skipped`, lineNo);
+      reader.issues.add("too_large", `line of ${stop - start} characters skipped`, lineNo);
     } else {
       w.cover(start, stop);
-      fn(start, stop, lineNo);
+      reader.line(start, stop, lineNo);
     }
     end++;
     start = end;
@@ -357,57 +361,55 @@ function kernelLog(table: RecordTable, fields: Omit<KernelLog, "records" | "reco
   return log;
 }
 
-// The parse state of an empty log: see keepShapes.
-keepShapes(new RecordTable("", true), new RecordTable("", false), new DictCache("", new AsciiWindow("")));
-
-/**
- * Parses `/dev/kmsg` records (`prio,seq,usec,flags[,more];text` plus ` KEY=VALUE` dictionary lines).
- * A jump in `seq` is reported in `lost` (the ring buffer wrapped), not as an issue.
- */
-export function parseKmsg(text: string): ParseResult<KernelLog> {
-  const issues = new IssueList();
-  const w = new AsciiWindow(text);
-  const table = new RecordTable(text, true);
-  const dicts = new DictCache(text, w);
-  const backslash = new NextChar("\\");
-  const lost: KmsgGap[] = [];
+/** The state of one parseKmsg. */
+class KmsgReader implements LineReader {
+  readonly issues = new IssueList();
+  readonly w: AsciiWindow;
+  readonly table: RecordTable;
+  private readonly dicts: DictCache;
+  private readonly backslash = new NextChar("\\");
+  readonly lost: KmsgGap[] = [];
   /** Row of the record dictionary lines belong to; -1 when the line above was not one. */
-  let last = -1;
-  let firstSeq: number | null = null;
-  let prevSeq: number | null = null;
-  // Dictionary lines of `last` not yet turned into its dict: [dictStart, dictEnd) of the text.
-  let dictStart = -1;
-  let dictEnd = -1;
-  const closeDict = () => {
-    if (dictStart === -1 || last === -1) return;
-    const dict = dicts.get(dictStart, dictEnd);
-    const before = table.dict(last);
-    // Lines split by a malformed one: both parts belong to the record.
-    table.setDict(last, before === EMPTY_DICT ? dict : Object.freeze({ ...before, ...dict }));
-    dictStart = -1;
-  };
-  eachLine(text, w, issues, (s, e, lineNo) => {
+  private last = -1;
+  firstSeq: number | null = null;
+  prevSeq: number | null = null;
+  /** Dictionary lines of `last` not yet turned into its dict: [dictStart, dictEnd) of the text. */
+  private dictStart = -1;
+  private dictEnd = -1;
+
+  constructor(private readonly text: string) {
+    this.w = new AsciiWindow(text);
+    this.table = new RecordTable(text, true);
+    this.dicts = new DictCache(text, this.w);
+  }
+
+  line(s: number, e: number, lineNo: number): void {
     if (s === e) return;
+    const { text, w } = this;
     const u = w.bytes;
     const o = w.base;
     const c0 = u[s - o] ?? 0;
     if (c0 === C_SPACE) {
-      if (last === -1) {
-        issues.add("malformed_line", "dictionary line with no readable record above it", lineNo);
+      if (this.last === -1) {
+        this.issues.add("malformed_line", "dictionary line with no readable record above it", lineNo);
         return;
       }
       let eq = s + 1;
       while (eq < e && u[eq - o] !== C_EQ) eq++;
       if (eq >= e || eq === s + 1) {
-        closeDict();
-        issues.add("malformed_line", `dictionary line without KEY=: ${preview(text.slice(s, e))}`, lineNo);
+        this.closeDict();
+        this.issues.add(
+          "malformed_line",
+          `dictionary line without KEY=: ${preview(text.slice(s, e))}`,
+          lineNo,
+        );
         return;
       }
-      if (dictStart === -1) dictStart = s;
-      dictEnd = e;
+      if (this.dictStart === -1) this.dictStart = s;
+      this.dictEnd = e;
       return;
     }
-    closeDict();
+    this.closeDict();
     // prio,seq,usec,flags[,...];text
     // The byte at `e` (newline, CR, padding) is never a digit: the digit loops need no bound.
     let p = s;
@@ -432,8 +434,8 @@ export function parseKmsg(text: string): ParseResult<KernelLog> {
       c !== C_COMMA ||
       u[seqStart - 1 - o] !== C_COMMA
     ) {
-      last = -1;
-      issues.add(
+      this.last = -1;
+      this.issues.add(
         "malformed_line",
         `not a kmsg record: ${preview(text.slice(s, Math.min(e, s + 200)))}`,
         lineNo,
@@ -443,36 +445,61 @@ export function parseKmsg(text: string): ParseResult<KernelLog> {
     let semi = p;
     while (semi < e && u[semi - o] !== C_SEMI) semi++;
     if (semi >= e) {
-      last = -1;
-      issues.add("malformed_line", `kmsg record without ";": ${preview(text.slice(s, e))}`, lineNo);
+      this.last = -1;
+      this.issues.add("malformed_line", `kmsg record without ";": ${preview(text.slice(s, e))}`, lineNo);
       return;
     }
     if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(usec) || prio > 1023) {
-      last = -1;
-      issues.add("invalid_field", `kmsg numbers out of range: ${preview(text.slice(s, semi))}`, lineNo);
+      this.last = -1;
+      this.issues.add("invalid_field", `kmsg numbers out of range: ${preview(text.slice(s, semi))}`, lineNo);
       return;
     }
-    if (firstSeq === null) firstSeq = seq;
-    if (prevSeq !== null) {
-      if (seq > prevSeq + 1) {
-        lost.push({ afterSeq: prevSeq, beforeSeq: seq, count: seq - prevSeq - 1, line: lineNo });
-      } else if (seq <= prevSeq) {
-        issues.add(
+    if (this.firstSeq === null) this.firstSeq = seq;
+    const prev = this.prevSeq;
+    if (prev !== null) {
+      if (seq > prev + 1) {
+        this.lost.push({ afterSeq: prev, beforeSeq: seq, count: seq - prev - 1, line: lineNo });
+      } else if (seq <= prev) {
+        this.issues.add(
           "inconsistent",
-          `seq went back from ${prevSeq} to ${seq} (two reads, or a reboot)`,
+          `seq went back from ${prev} to ${seq} (two reads, or a reboot)`,
           lineNo,
         );
       }
     }
-    prevSeq = seq;
+    this.prevSeq = seq;
     // The message is unescaped when it is read; only a `\` can start an escape.
-    const escaped = backslash.find(text, semi + 1) < e;
-    last = table.add(lineNo, seq, usec, prio, semi + 1, e, escaped);
-  });
-  closeDict();
-  nonUtf8(text, issues);
-  const log = kernelLog(table, { source: "kmsg", lost, firstSeq, lastSeq: prevSeq, bootBreaks: [] });
-  return result(log, issues.done());
+    const escaped = this.backslash.find(text, semi + 1) < e;
+    this.last = this.table.add(lineNo, seq, usec, prio, semi + 1, e, escaped);
+  }
+
+  closeDict(): void {
+    if (this.dictStart === -1 || this.last === -1) return;
+    const dict = this.dicts.get(this.dictStart, this.dictEnd);
+    const before = this.table.dict(this.last);
+    // Lines split by a malformed one: both parts belong to the record.
+    this.table.setDict(this.last, before === EMPTY_DICT ? dict : Object.freeze({ ...before, ...dict }));
+    this.dictStart = -1;
+  }
+}
+
+/**
+ * Parses `/dev/kmsg` records (`prio,seq,usec,flags[,more];text` plus ` KEY=VALUE` dictionary lines).
+ * A jump in `seq` is reported in `lost` (the ring buffer wrapped), not as an issue.
+ */
+export function parseKmsg(text: string): ParseResult<KernelLog> {
+  const r = new KmsgReader(text);
+  eachLine(text, r.w, r);
+  r.closeDict();
+  nonUtf8(text, r.issues);
+  const fields = {
+    source: "kmsg",
+    lost: r.lost,
+    firstSeq: r.firstSeq,
+    lastSeq: r.prevSeq,
+    bootBreaks: [],
+  } as const;
+  return result(kernelLog(r.table, fields), r.issues.done());
 }
 
 /**
@@ -515,40 +542,43 @@ function journalPrefixEnd(text: string, p: number, e: number): number {
   return q + 9;
 }
 
-/**
- * Parses `dmesg -r` (`<6>[  123.456789] text`), plain `dmesg` (`[  123.456789] text`) and
- * `journalctl -k -o short-monotonic` (`[1843212.918502] node-1 kernel: text`). Lines starting with a blank
- * continue the previous record (dmesg indents the later lines of a multi-line message). The records are
- * built on first read of `records`.
- */
-export function parseDmesg(text: string): ParseResult<KernelLog> {
-  const issues = new IssueList();
-  const table = new RecordTable(text, false);
-  let source: KernelLogSource | null = null;
+/** The state of one parseDmesg. */
+class DmesgReader implements LineReader {
+  readonly issues = new IssueList();
+  readonly w: AsciiWindow;
+  readonly table: RecordTable;
+  source: KernelLogSource | null = null;
+  readonly bootBreaks: number[] = [];
   /** Row of the record continuation lines belong to; -1 when the line above was not one. */
-  let last = -1;
-  let indent = 0;
-  const bootBreaks: number[] = [];
-  const w = new AsciiWindow(text);
-  eachLine(text, w, issues, (s, e, lineNo) => {
+  private last = -1;
+  /** Width of the last record's prefix: how far its continuation lines are indented. */
+  private indent = 0;
+
+  constructor(private readonly text: string) {
+    this.w = new AsciiWindow(text);
+    this.table = new RecordTable(text, false);
+  }
+
+  line(s: number, e: number, lineNo: number): void {
     if (s === e) return;
+    const { text, w } = this;
     const u = w.bytes;
     const o = w.base;
     const c0 = u[s - o] ?? 0;
     if (c0 === C_SPACE || c0 === C_TAB) {
-      if (last === -1) {
-        issues.add("malformed_line", "continuation line with no readable record above it", lineNo);
+      if (this.last === -1) {
+        this.issues.add("malformed_line", "continuation line with no readable record above it", lineNo);
         return;
       }
       let p = s;
-      while (p < e && p - s < indent && u[p - o] === C_SPACE) p++;
-      table.append(last, text.slice(p, e));
+      while (p < e && p - s < this.indent && u[p - o] === C_SPACE) p++;
+      this.table.append(this.last, text.slice(p, e));
       return;
     }
     if (c0 === C_DASH && text.startsWith("-- ", s)) {
       // journalctl notes: `-- Logs begin at ... --`, `-- No entries --`, `-- Boot <id> --`.
-      if (text.startsWith("-- Boot ", s)) bootBreaks.push(lineNo);
-      last = -1;
+      if (text.startsWith("-- Boot ", s)) this.bootBreaks.push(lineNo);
+      this.last = -1;
       return;
     }
     let p = s;
@@ -561,53 +591,60 @@ export function parseDmesg(text: string): ParseResult<KernelLog> {
       let c = u[p - o] ?? 0;
       for (; isDigit(c); c = u[++p - o] ?? 0) v = v * 10 + (c - C_0);
       if (p === start || p >= e || c !== C_GT || v > 1023) {
-        last = -1;
-        issues.add(
-          "malformed_line",
-          `bad <prio> prefix: ${preview(text.slice(s, Math.min(e, s + 200)))}`,
-          lineNo,
-        );
+        this.malformed("bad <prio> prefix", s, e, lineNo);
         return;
       }
       prio = v;
       p++;
-      source ??= "dmesg-raw";
+      this.source ??= "dmesg-raw";
     }
     let tsUsec = Number.NaN;
     if (u[p - o] === C_LBRACKET) {
       const after = scanBracketTs(w, p, e);
       if (after === -1) {
-        last = -1;
-        issues.add(
-          "malformed_line",
-          `bad [timestamp]: ${preview(text.slice(s, Math.min(e, s + 200)))}`,
-          lineNo,
-        );
+        this.malformed("bad [timestamp]", s, e, lineNo);
         return;
       }
       tsUsec = tsScratch.usec;
       p = after;
-      if (source === null) source = journalPrefixEnd(text, p, e) === -1 ? "dmesg" : "journal";
-      if (source === "journal") {
+      if (this.source === null) this.source = journalPrefixEnd(text, p, e) === -1 ? "dmesg" : "journal";
+      if (this.source === "journal") {
         const q = journalPrefixEnd(text, p, e);
         if (q !== -1) p = q;
       }
     } else if (prio === -1) {
-      last = -1;
-      issues.add(
-        "malformed_line",
-        `not a kernel log line: ${preview(text.slice(s, Math.min(e, s + 200)))}`,
-        lineNo,
-      );
+      this.malformed("not a kernel log line", s, e, lineNo);
       return;
     }
-    indent = p - s;
-    last = table.add(lineNo, Number.NaN, tsUsec, prio, p, e, false);
-  });
-  nonUtf8(text, issues);
-  const log = kernelLog(table, { source, lost: [], firstSeq: null, lastSeq: null, bootBreaks });
-  return result(log, issues.done());
+    this.indent = p - s;
+    this.last = this.table.add(lineNo, Number.NaN, tsUsec, prio, p, e, false);
+  }
+
+  private malformed(what: string, s: number, e: number, lineNo: number): void {
+    this.last = -1;
+    this.issues.add(
+      "malformed_line",
+      `${what}: ${preview(this.text.slice(s, Math.min(e, s + 200)))}`,
+      lineNo,
+    );
+  }
 }
+
+/**
+ * Parses `dmesg -r` (`<6>[  123.456789] text`), plain `dmesg` (`[  123.456789] text`) and
+ * `journalctl -k -o short-monotonic` (`[1843212.918502] node-1 kernel: text`). Lines starting with a blank
+ * continue the previous record (dmesg indents the later lines of a multi-line message).
+ */
+export function parseDmesg(text: string): ParseResult<KernelLog> {
+  const r = new DmesgReader(text);
+  eachLine(text, r.w, r);
+  nonUtf8(text, r.issues);
+  const fields = { source: r.source, lost: [], firstSeq: null, lastSeq: null, bootBreaks: r.bootBreaks };
+  return result(kernelLog(r.table, fields), r.issues.done());
+}
+
+// The parse state of an empty log: see keepShapes.
+keepShapes(new KmsgReader(""), new DmesgReader(""));
 
 /**
  * Reads the kernel log a bundle shipped at `dev/kmsg` (the shipper reads /dev/kmsg until EAGAIN); null
