@@ -585,8 +585,8 @@ class EventTable {
   private readonly bodies: FunctionBody[] = [];
   private readonly flagValues: string[] = [];
   private readonly objects = new Map<number, MutableEvent>();
-  /** Each CPU's first timestamp, in the order the CPUs first appear. */
-  readonly firstTsByCpu: { cpu: number; ts: number }[] = [];
+  /** The row of each CPU's first event, in the order the CPUs first appear. */
+  private readonly firstRows = new Int32Column();
   // CPU numbers are small: a byte per possible number is cheaper than a Set lookup per event.
   private readonly seenCpus = new Uint8Array(MAX_CPU_ID + 1);
   private readonly seenLargeCpus = new Set<number>();
@@ -622,11 +622,21 @@ class EventTable {
     return this.count === 0 ? null : this.stamps.at(this.count - 1);
   }
 
+  /** Each CPU's first timestamp, in the order the CPUs first appear. */
+  get firstTsByCpu(): { cpu: number; ts: number }[] {
+    const out: { cpu: number; ts: number }[] = [];
+    for (let i = 0; i < this.firstRows.length; i++) {
+      const row = this.firstRows.at(i);
+      out.push({ cpu: this.cpus.at(row), ts: this.stamps.at(row) });
+    }
+    return out;
+  }
+
   addRow(line: number, ts: number, cpu: number, task: number, flag: number, body: number): number {
     if (cpu <= MAX_CPU_ID ? this.seenCpus[cpu] !== 1 : !this.seenLargeCpus.has(cpu)) {
       if (cpu <= MAX_CPU_ID) this.seenCpus[cpu] = 1;
       else this.seenLargeCpus.add(cpu);
-      this.firstTsByCpu.push({ cpu, ts });
+      this.firstRows.push(this.lines.length);
     }
     this.lines.push(line);
     this.stamps.push(ts);
