@@ -441,7 +441,7 @@ class TraceBuilder {
     this.bodies = new SegmentCache(slots);
   }
 
-  /** The bytes the event-line scanners read (ascii.ts); parseTrace moves it to each line. */
+  /** The bytes the event-line scanners read (ascii.ts); parseLines moves it to each line. */
   readonly window: AsciiWindow;
   readonly issues = new IssueList();
   readonly strings = new Interner();
