@@ -76,7 +76,7 @@ export function overlayOf(ev: StoredEvidence): EvidenceOverlay {
       return {
         entries: { "sys/kernel/tracing/trace": file(ev.output) },
         replaces: ["sys/kernel/tracing/trace", "sys/kernel/debug/tracing/trace"],
-        records: r.value.events.length,
+        records: r.value.eventCount,
         issues: r.ok ? [] : r.issues,
       };
     }
@@ -85,7 +85,7 @@ export function overlayOf(ev: StoredEvidence): EvidenceOverlay {
       return {
         entries: { "dev/kmsg": file(ev.output) },
         replaces: ["dev/kmsg"],
-        records: r.value.records.length,
+        records: r.value.recordCount,
         issues: r.ok ? [] : r.issues,
       };
     }
@@ -101,7 +101,7 @@ export function overlayOf(ev: StoredEvidence): EvidenceOverlay {
     }
     case "dmesg": {
       const r = parseDmesg(ev.output);
-      return { entries: {}, replaces: [], records: r.value.records.length, issues: r.ok ? [] : r.issues };
+      return { entries: {}, replaces: [], records: r.value.recordCount, issues: r.ok ? [] : r.issues };
     }
     case "lsof": {
       const r = parseLsof(ev.output);

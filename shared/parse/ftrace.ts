@@ -3,9 +3,13 @@
  * the same lines without the header), `trace_clock`, `per_cpu/cpuN/stats`, `set_ftrace_filter`, and the
  * coverage window that decides whether "no probe seen" means anything (§5.7, §11.1 step 6).
  *
- * The line scanner works on indices into the whole text (no per-line slices, no backtracking regex):
- * a trace can be tens of MB and is parsed on every snapshot.
+ * The line scanner works on indices into the whole text (no per-line slices, no backtracking regex)
+ * and reads event lines from a byte view of it (ascii.ts); plain function-tracer events are kept as
+ * columns and become objects only when `events` is first read. A trace can be tens of MB and is
+ * parsed on every snapshot, while most snapshots only need its coverage window.
  */
+import { AsciiWindow, hashBytes, keepShapes, NextChar, SegmentCache } from "./ascii.js";
+import { Float64Column, Int32Column } from "./columns.js";
 import type { EvidenceReader, Unreadable } from "./evidence.js";
 import { IssueList, MAX_LINE_CHARS, type ParseIssue, type ParseResult, result } from "./result.js";
 
@@ -110,7 +114,16 @@ export interface TraceGraphReturn {
 
 export interface Trace {
   readonly header: TraceHeader;
+  /**
+   * Every event in file order. Built on first read from compact columns (one object per line would
+   * dominate the parse of a big trace, and most callers only need the counts and timestamps below).
+   */
   readonly events: readonly TraceEvent[];
+  readonly eventCount: number;
+  /** Each CPU's first event timestamp, in the order the CPUs first appear. */
+  readonly firstTsByCpu: readonly { readonly cpu: number; readonly ts: number }[];
+  /** Timestamp of the last event; null when there is none. */
+  readonly lastTs: number | null;
   readonly lost: readonly TraceLostEvents[];
   readonly bufferStarted: readonly TraceBufferStarted[];
   readonly wallAnchors: readonly TraceWallAnchor[];
@@ -147,13 +160,10 @@ const MAX_CONTINUATION_LINES = 64;
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 const EMPTY_ARGS: Readonly<Record<string, string>> = Object.freeze({});
 
-function isBlank(c: number): boolean {
-  return c === C_SPACE || c === C_TAB;
-}
-
-function isDigit(c: number): boolean {
-  return c >= C_0 && c <= C_9;
-}
+// Constants rather than function declarations: a module's functions are mutable bindings, and V8
+// re-checks one it inlined on every iteration of the digit and blank loops that call it.
+const isBlank = (c: number): boolean => c === C_SPACE || c === C_TAB;
+const isDigit = (c: number): boolean => c >= C_0 && c <= C_9;
 
 /** Scratch results of the timestamp scanner (one parse runs at a time; avoids an object per line). */
 const tsScratch: { ts: number; unit: TraceTimestampUnit; raw: string | null } = {
@@ -184,15 +194,18 @@ function findArrow(text: string, p: number, e: number): number {
 }
 
 /**
- * Reads `digits[.digits]:` at `p`; returns the index after the colon or -1. Fractions of up to 9
- * digits are computed as integer / 10^d, which rounds exactly like Number() of the same text. The
- * character at `e` (newline, CR, or past the end) is never a digit, so the digit loops need no bound.
+ * Reads `digits[.digits]:` at text index `p` from the window's bytes; returns the index after the
+ * colon or -1. Fractions of up to 9 digits are computed as integer / 10^d, which rounds exactly like
+ * Number() of the same text. The byte at `e` (newline, CR, or padding past the end) is never a digit,
+ * so the digit loops need no bound.
  */
-function scanTimestamp(text: string, p: number, e: number): number {
+function scanTimestamp(w: AsciiWindow, text: string, p: number, e: number): number {
+  const u = w.bytes;
+  const o = w.base;
   const start = p;
   let whole = 0;
-  let c = text.charCodeAt(p);
-  for (; isDigit(c); c = text.charCodeAt(++p)) whole = whole * 10 + (c - C_0);
+  let c = u[p - o] ?? 0;
+  for (; isDigit(c); c = u[++p - o] ?? 0) whole = whole * 10 + (c - C_0);
   if (p === start || p >= e) return -1;
   if (c === C_COLON) {
     tsScratch.ts = whole;
@@ -204,7 +217,7 @@ function scanTimestamp(text: string, p: number, e: number): number {
   p++;
   const fracStart = p;
   let frac = 0;
-  for (c = text.charCodeAt(p); isDigit(c); c = text.charCodeAt(++p)) frac = frac * 10 + (c - C_0);
+  for (c = u[p - o] ?? 0; isDigit(c); c = u[++p - o] ?? 0) frac = frac * 10 + (c - C_0);
   const digits = p - fracStart;
   if (digits === 0 || p >= e || c !== C_COLON) return -1;
   const scale = POW10[digits];
@@ -240,25 +253,6 @@ class Interner {
     if (cached !== undefined && cached === fresh) return cached;
     this.slots[slot] = fresh;
     return fresh;
-  }
-}
-
-/**
- * `indexOf` of one character with the answer remembered: queries only move forward, so a stretch of
- * lines without it (a long header, function_graph output) is searched once, not once per line.
- */
-class NextChar {
-  private at = -1;
-  private from = 0;
-  constructor(private readonly ch: string) {}
-
-  /** First index >= p of the character, or text.length when there is none. */
-  find(text: string, p: number): number {
-    if (p >= this.from && p <= this.at) return this.at;
-    const i = text.indexOf(this.ch, p);
-    this.from = p;
-    this.at = i === -1 ? text.length : i;
-    return this.at;
   }
 }
 
@@ -440,17 +434,23 @@ function moduleIn(text: string, p: number, e: number): string | null {
 
 /** Parse-wide state; one instance per parseTrace call. */
 class TraceBuilder {
-  constructor(slots: number) {
+  constructor(readonly text: string) {
+    this.window = new AsciiWindow(text);
+    const slots = segmentSlots(text.length);
     this.tasks = new SegmentCache(slots);
     this.bodies = new SegmentCache(slots);
   }
 
+  /** The bytes the event-line scanners read (ascii.ts); parseLines moves it to each line. */
+  readonly window: AsciiWindow;
   readonly issues = new IssueList();
   readonly strings = new Interner();
   readonly nextBracket = new NextChar("[");
-  readonly tasks: SegmentCache<LineTask>;
-  readonly bodies: SegmentCache<FunctionBody>;
-  readonly events: TraceEvent[] = [];
+  /** Task parts and function bodies seen before, by their text: ids into `table`. */
+  readonly tasks: SegmentCache;
+  readonly bodies: SegmentCache;
+  readonly flags = new SegmentCache(FLAG_SLOTS);
+  readonly table = new EventTable();
   readonly lost: Mutable<TraceLostEvents>[] = [];
   readonly bufferStarted: TraceBufferStarted[] = [];
   readonly wallAnchors: TraceWallAnchor[] = [];
@@ -464,46 +464,56 @@ class TraceBuilder {
     flagColumns: null,
     tgidColumn: null,
   };
-  private readonly flagKeys = new Float64Array(FLAG_SLOTS).fill(-1);
-  private readonly flagValues: string[] = new Array(FLAG_SLOTS).fill("");
   open: OpenString | null = null;
-
-  /**
-   * The flags column (`.....`, `dN.2.`): up to 7 ASCII characters packed into an exact number, so a
-   * repeat is found without building a string.
-   */
-  flagsOf(text: string, s: number, e: number): string {
-    if (e - s > 7) return this.strings.get(text, s, e);
-    let key = 0;
-    for (let i = s; i < e; i++) {
-      const c = text.charCodeAt(i);
-      if (c >= 128) return this.strings.get(text, s, e);
-      key = key * 128 + c;
-    }
-    const slot = key % FLAG_SLOTS;
-    if (this.flagKeys[slot] === key) return this.flagValues[slot] ?? text.slice(s, e);
-    const flags = text.slice(s, e);
-    this.flagKeys[slot] = key;
-    this.flagValues[slot] = flags;
-    return flags;
-  }
   /** Lost-event markers waiting for the timestamp of the next event. */
   lostAwaitingTs = 0;
   seconds = 0;
   ticks = 0;
 
+  /** Length and hash of the task part and flags of the last line read by parseEventFast. */
+  readonly lastTask = { length: 0, hash: 0 };
+  readonly lastFlags = { length: 0, hash: 0 };
+
+  /** The flags column (`.....`, `dN.2.`) at [s, e): a handful of distinct values, so one string each. */
+  flagsOf(s: number, e: number): number {
+    const hash = hashBytes(this.window, s, e);
+    this.lastFlags.length = e - s;
+    this.lastFlags.hash = hash;
+    const id = this.flags.get(this.window, s, e, hash);
+    if (id !== -1) return id;
+    const fresh = this.table.addFlags(this.text.slice(s, e));
+    this.flags.set(this.window, s, e, hash, fresh);
+    return fresh;
+  }
+
+  /** A plain function-tracer event on a `seconds` clock: one row of the table, no object. */
+  pushRow(line: number, cpu: number, task: number, flags: number, body: number): void {
+    const ts = tsScratch.ts;
+    this.eventAt(ts);
+    this.seconds++;
+    this.table.addRow(line, ts, cpu, task, flags, body);
+  }
+
   push(ev: MutableEvent): void {
-    if (this.lostAwaitingTs > 0) {
-      for (let i = this.lost.length - this.lostAwaitingTs; i < this.lost.length; i++) {
-        const l = this.lost[i];
-        if (l) l.beforeTs = ev.ts;
-      }
-      this.lostAwaitingTs = 0;
+    this.eventAt(ev.ts);
+    this.count(ev);
+    if (ev.kind === "marker" && ev.text.startsWith("WALL ")) this.wallAnchor(ev);
+    this.table.addEvent(ev);
+  }
+
+  /** Gives lost-event markers waiting for a timestamp the one of the event after them. */
+  private eventAt(ts: number): void {
+    if (this.lostAwaitingTs === 0) return;
+    for (let i = this.lost.length - this.lostAwaitingTs; i < this.lost.length; i++) {
+      const l = this.lost[i];
+      if (l) l.beforeTs = ts;
     }
+    this.lostAwaitingTs = 0;
+  }
+
+  private count(ev: MutableEvent): void {
     if (ev.tsUnit === "seconds") this.seconds++;
     else this.ticks++;
-    if (ev.kind === "marker" && ev.text.startsWith("WALL ")) this.wallAnchor(ev);
-    this.events.push(ev);
   }
 
   private wallAnchor(ev: MutableEvent): void {
@@ -518,20 +528,27 @@ class TraceBuilder {
     this.wallAnchors.push({ line: ev.line, cpu: ev.cpu, ts: ev.ts, tsUnit: ev.tsUnit, wallSec, wall });
   }
 
+  /**
+   * Holds the place of a probe event whose string argument the line left open: it belongs before
+   * whatever the following lines produce, and is finished by closeOpen or closeCut.
+   */
+  reserve(ev: MutableEvent): void {
+    this.table.addEvent(ev);
+  }
+
   /** Ends an open kprobe string: joined when complete, dropped (with an issue) when the text stopped inside it. */
   closeOpen(complete: boolean): void {
     const o = this.open;
     if (!o) return;
     this.open = null;
-    this.push(this.finish(o, complete));
+    const ev = this.finish(o, complete);
+    this.eventAt(ev.ts);
+    this.count(ev);
   }
 
-  /** Places an event whose string was cut at `index`, ahead of the events the next line produced. */
-  insertCut(o: OpenString, index: number): void {
-    const ev = this.finish(o, false);
-    if (ev.tsUnit === "seconds") this.seconds++;
-    else this.ticks++;
-    this.events.splice(index, 0, ev);
+  /** Ends an open kprobe string that the next line showed was cut: the argument is dropped. */
+  closeCut(o: OpenString): void {
+    this.count(this.finish(o, false));
   }
 
   private finish(o: OpenString, complete: boolean): MutableEvent {
@@ -547,6 +564,126 @@ class TraceBuilder {
     const ret = o.args.ret;
     o.event.ret = ret === undefined ? null : parseRet(ret);
     return o.event;
+  }
+}
+
+/**
+ * The events of a trace, column by column. A plain function-tracer line on a `seconds` clock (almost
+ * every line of a big trace) is a row of numbers and ids of shared strings; any other event is kept as
+ * its object. `toEvents` builds the objects of the rows on first use.
+ */
+class EventTable {
+  private readonly lines = new Int32Column();
+  private readonly stamps = new Float64Column();
+  private readonly cpus = new Int32Column();
+  /** Id into `tasks`; -1 for an event kept as an object. */
+  private readonly taskIds = new Int32Column();
+  /** Id into `flagValues`; -1 for no flags column. */
+  private readonly flagIds = new Int32Column();
+  private readonly bodyIds = new Int32Column();
+  private readonly tasks: LineTask[] = [];
+  private readonly bodies: FunctionBody[] = [];
+  private readonly flagValues: string[] = [];
+  private readonly objects = new Map<number, MutableEvent>();
+  /** The row of each CPU's first event, in the order the CPUs first appear. */
+  private readonly firstRows = new Int32Column();
+  // CPU numbers are small: a byte per possible number is cheaper than a Set lookup per event.
+  private readonly seenCpus = new Uint8Array(MAX_CPU_ID + 1);
+  private readonly seenLargeCpus = new Set<number>();
+
+  get count(): number {
+    return this.lines.length;
+  }
+
+  addTask(task: LineTask): number {
+    return this.tasks.push(task) - 1;
+  }
+
+  addBody(body: FunctionBody): number {
+    return this.bodies.push(body) - 1;
+  }
+
+  addFlags(flags: string): number {
+    return this.flagValues.push(flags) - 1;
+  }
+
+  task(id: number): LineTask {
+    const task = this.tasks[id];
+    if (task === undefined) throw new Error(`bug: no task ${id}`);
+    return task;
+  }
+
+  /** The flags column of id `id`; null for -1 (no column). */
+  flags(id: number): string | null {
+    return this.flagValues[id] ?? null;
+  }
+
+  get lastTs(): number | null {
+    return this.count === 0 ? null : this.stamps.at(this.count - 1);
+  }
+
+  /** Each CPU's first timestamp, in the order the CPUs first appear. */
+  get firstTsByCpu(): { cpu: number; ts: number }[] {
+    const out: { cpu: number; ts: number }[] = [];
+    for (let i = 0; i < this.firstRows.length; i++) {
+      const row = this.firstRows.at(i);
+      out.push({ cpu: this.cpus.at(row), ts: this.stamps.at(row) });
+    }
+    return out;
+  }
+
+  addRow(line: number, ts: number, cpu: number, task: number, flag: number, body: number): number {
+    if (cpu <= MAX_CPU_ID ? this.seenCpus[cpu] !== 1 : !this.seenLargeCpus.has(cpu)) {
+      if (cpu <= MAX_CPU_ID) this.seenCpus[cpu] = 1;
+      else this.seenLargeCpus.add(cpu);
+      this.firstRows.push(this.lines.length);
+    }
+    this.lines.push(line);
+    this.stamps.push(ts);
+    this.cpus.push(cpu);
+    this.taskIds.push(task);
+    this.flagIds.push(flag);
+    this.bodyIds.push(body);
+    return this.lines.length - 1;
+  }
+
+  addEvent(ev: MutableEvent): number {
+    const row = this.addRow(ev.line, ev.ts, ev.cpu, -1, -1, -1);
+    this.objects.set(row, ev);
+    return row;
+  }
+
+  toEvents(): TraceEvent[] {
+    const events: TraceEvent[] = [];
+    for (let row = 0; row < this.count; row++) {
+      const task = this.tasks[this.taskIds.at(row)];
+      const body = this.bodies[this.bodyIds.at(row)];
+      if (task === undefined || body === undefined) {
+        const ev = this.objects.get(row);
+        if (ev) events.push(ev);
+        continue;
+      }
+      events.push({
+        line: this.lines.at(row),
+        ts: this.stamps.at(row),
+        tsUnit: "seconds",
+        tsRaw: null,
+        cpu: this.cpus.at(row),
+        comm: task.comm,
+        pid: task.pid,
+        tgid: task.tgid,
+        flags: this.flagValues[this.flagIds.at(row)] ?? null,
+        kind: "function",
+        event: null,
+        func: body.func,
+        parent: body.parent,
+        module: body.module,
+        args: EMPTY_ARGS,
+        ret: null,
+        text: "",
+      });
+    }
+    return events;
   }
 }
 
@@ -568,125 +705,90 @@ interface FunctionBody {
   readonly module: string | null;
 }
 
+/** CONFIG_NR_CPUS is at most 8192. */
+const MAX_CPU_ID = 8191;
+
 /** Cache slots for a text of `chars` characters: a power of two, small for small files. */
 function segmentSlots(chars: number): number {
   let slots = 64;
   while (slots < 16384 && slots * 256 < chars) slots *= 2;
   return slots;
 }
-const FLAG_SLOTS = 251;
+const FLAG_SLOTS = 64;
 
 /**
- * Remembers what a segment of a line parsed to, keyed by its exact text: a trace repeats the same
- * `comm-pid [cpu] flags` and `func <-parent` text on most lines, and confirming a repeat is one native
- * `startsWith` instead of a character scan and several string allocations. Direct-mapped: a slot
- * collision only costs a re-parse.
+ * The common line shape: `<pad>comm-pid <pad>[(tgid) ][cpu] [flags ]ts: body`, with the task part and a
+ * function-tracer body looked up in the segment caches. Returns false (nothing consumed) when the line
+ * does not have it, and the general path reads it. The byte at `e` (newline, CR or padding) is neither
+ * a digit nor a space, so the digit and space loops stop at the line end unguarded.
  */
-class SegmentCache<T> {
-  private readonly keys: (string | undefined)[];
-  private readonly values: (T | undefined)[];
-  private readonly mask: number;
-
-  constructor(slots: number) {
-    this.keys = new Array(slots);
-    this.values = new Array(slots);
-    this.mask = slots - 1;
-  }
-
-  get(text: string, s: number, e: number, hash: number): T | undefined {
-    const slot = hash & this.mask;
-    const key = this.keys[slot];
-    // slice + === compares with memcmp; startsWith(key, s) walks characters and is several times slower.
-    return key !== undefined && key.length === e - s && text.slice(s, e) === key
-      ? this.values[slot]
-      : undefined;
-  }
-
-  set(text: string, s: number, e: number, hash: number, value: T): void {
-    const slot = hash & this.mask;
-    this.keys[slot] = text.slice(s, e);
-    this.values[slot] = value;
-  }
-}
-
-/**
- * The common line shape, read from its CPU bracket outwards: `<pad>comm-pid <pad>[(tgid) ][cpu] [flags ]ts: body`.
- * Returns false (nothing consumed) when the line does not have it, and the general path reads it. The
- * characters at `e` (newline, CR or past the end) are neither digits nor spaces, so the digit and space
- * loops stop at the line end unguarded.
- */
-function parseEventFast(b: TraceBuilder, text: string, s: number, e: number, lineNo: number): boolean {
-  const lb = b.nextBracket.find(text, s);
-  if (lb >= e || lb - s < 3) return false;
-  // The task part `<pad>comm-pid <pad>[(tgid) ]` repeats on every line of the task: cached whole.
-  const taskLen = lb - s;
-  let h = taskLen;
-  h = Math.imul(h ^ text.charCodeAt(lb - 2), 0x01000193);
-  h = Math.imul(h ^ text.charCodeAt(lb - 3), 0x01000193);
-  h = Math.imul(h ^ text.charCodeAt(lb - 4), 0x01000193);
-  h = Math.imul(h ^ text.charCodeAt(lb - 5), 0x01000193);
-  h = Math.imul(h ^ text.charCodeAt(lb - 6), 0x01000193);
-  h = Math.imul(h ^ text.charCodeAt(s + (taskLen >> 1)), 0x01000193);
-  let task = b.tasks.get(text, s, lb, h);
-  if (task === undefined) {
-    task = parseTask(b, text, s, lb);
-    if (task === undefined) return false;
-    b.tasks.set(text, s, lb, h, task);
+function parseEventFast(b: TraceBuilder, s: number, e: number, lineNo: number): boolean {
+  const w = b.window;
+  const u = w.bytes;
+  const o = w.base;
+  // The task part `<pad>comm-pid <pad>[(tgid) ]` repeats on every line of the task, and a task often
+  // writes several lines in a row: first try the previous line's (a cached key holds no `[`, so its
+  // end is this line's first `[`), then look the part up by hash.
+  let lb = s + b.lastTask.length;
+  let task = lb < e && u[lb - o] === C_LBRACKET ? b.tasks.get(w, s, lb, b.lastTask.hash) : -1;
+  if (task === -1) {
+    lb = b.nextBracket.find(b.text, s);
+    if (lb >= e || lb - s < 3) return false;
+    const th = hashBytes(w, s, lb);
+    task = b.tasks.get(w, s, lb, th);
+    if (task === -1) {
+      const parsed = parseTask(b, s, lb);
+      if (parsed === undefined) return false;
+      task = b.table.addTask(parsed);
+      b.tasks.set(w, s, lb, th, task);
+    }
+    b.lastTask.length = lb - s;
+    b.lastTask.hash = th;
   }
   let p = lb + 1;
   let cpu = 0;
-  let c = text.charCodeAt(p);
-  for (; isDigit(c); c = text.charCodeAt(++p)) cpu = cpu * 10 + (c - C_0);
-  if (p === lb + 1 || c !== C_RBRACKET || text.charCodeAt(p + 1) !== C_SPACE) return false;
+  let c = u[p - o] ?? 0;
+  for (; isDigit(c); c = u[++p - o] ?? 0) cpu = cpu * 10 + (c - C_0);
+  if (p === lb + 1 || c !== C_RBRACKET || u[p + 1 - o] !== C_SPACE) return false;
   p += 2;
-  while (text.charCodeAt(p) === C_SPACE) p++;
-  let flags: string | null = null;
-  if (!isDigit(text.charCodeAt(p))) {
+  while (u[p - o] === C_SPACE) p++;
+  let flags = -1;
+  if (!isDigit(u[p - o] ?? 0)) {
+    // Usually the same as on the line before (`.....`).
     const flagsStart = p;
-    while (p < e && text.charCodeAt(p) !== C_SPACE) p++;
-    if (p >= e) return false;
-    flags = b.flagsOf(text, flagsStart, p);
-    while (text.charCodeAt(p) === C_SPACE) p++;
+    p += b.lastFlags.length;
+    flags = p < e && u[p - o] === C_SPACE ? b.flags.get(w, flagsStart, p, b.lastFlags.hash) : -1;
+    if (flags === -1) {
+      p = flagsStart;
+      while (p < e && u[p - o] !== C_SPACE) p++;
+      if (p >= e) return false;
+      flags = b.flagsOf(flagsStart, p);
+    }
+    while (u[p - o] === C_SPACE) p++;
   }
-  const tsStart = p;
-  const after = scanTimestamp(text, tsStart, e);
-  if (after === -1 || after >= e || text.charCodeAt(after) !== C_SPACE) return false;
+  const after = scanTimestamp(w, b.text, p, e);
+  if (after === -1 || after >= e || u[after - o] !== C_SPACE) return false;
   const body = after + 1;
   const len = e - body;
-  let fn: FunctionBody | undefined;
-  let bh = 0;
-  if (len > 0) {
-    // Kernel symbols share prefixes and suffixes (`__`, `_lock`, `.isra.0`): sample across the body.
-    const q = len >> 3;
-    bh = len;
-    for (let i = body; i < e; i += q + 1) bh = Math.imul(bh ^ text.charCodeAt(i), 0x01000193);
-    bh = Math.imul(bh ^ text.charCodeAt(e - 1), 0x01000193);
-    fn = b.bodies.get(text, body, e, bh);
-  }
-  if (fn !== undefined) {
-    b.push({
-      line: lineNo,
-      ts: tsScratch.ts,
-      tsUnit: tsScratch.unit,
-      tsRaw: tsScratch.raw,
-      cpu,
-      comm: task.comm,
-      pid: task.pid,
-      tgid: task.tgid,
-      flags,
-      kind: "function",
-      event: null,
-      func: fn.func,
-      parent: fn.parent,
-      module: fn.module,
-      args: EMPTY_ARGS,
-      ret: null,
-      text: "",
-    });
+  const bh = hashBytes(w, body, e);
+  const fn = len > 0 && tsScratch.unit === "seconds" ? b.bodies.get(w, body, e, bh) : -1;
+  if (fn !== -1) {
+    b.pushRow(lineNo, cpu, task, flags, fn);
     return true;
   }
-  const ev: MutableEvent = {
-    line: lineNo,
+  // Anything but a function body seen before: parse it into an event object.
+  const ev = newEvent(lineNo, cpu, b.table.task(task), b.table.flags(flags));
+  fillBody(b, ev, b.text, body, e);
+  if (len > 0 && ev.kind === "function" && ev.args === EMPTY_ARGS && ev.tsUnit === "seconds") {
+    b.bodies.set(w, body, e, bh, b.table.addBody({ func: ev.func, parent: ev.parent, module: ev.module }));
+  }
+  return true;
+}
+
+/** A function-tracer event with the timestamp the last scanTimestamp read; the body fills in the rest. */
+function newEvent(line: number, cpu: number, task: LineTask, flags: string | null): MutableEvent {
+  return {
+    line,
     ts: tsScratch.ts,
     tsUnit: tsScratch.unit,
     tsRaw: tsScratch.raw,
@@ -704,53 +806,51 @@ function parseEventFast(b: TraceBuilder, text: string, s: number, e: number, lin
     ret: null,
     text: "",
   };
-  fillBody(b, ev, text, body, e);
-  if (len > 0 && ev.kind === "function" && ev.args === EMPTY_ARGS) {
-    b.bodies.set(text, body, e, bh, { func: ev.func, parent: ev.parent, module: ev.module });
-  }
-  return true;
 }
 
 /** Reads `<pad>comm-pid <pad>[(tgid) ]` backwards from the CPU bracket at `lb`. */
-function parseTask(b: TraceBuilder, text: string, s: number, lb: number): LineTask | undefined {
+function parseTask(b: TraceBuilder, s: number, lb: number): LineTask | undefined {
+  const u = b.window.bytes;
+  const o = b.window.base;
+  const at = (i: number): number => u[i - o] ?? 0;
   let k = lb - 1;
-  if (text.charCodeAt(k) !== C_SPACE) return undefined;
-  while (k > s && text.charCodeAt(k) === C_SPACE) k--;
-  let c = text.charCodeAt(k);
+  if (at(k) !== C_SPACE) return undefined;
+  while (k > s && at(k) === C_SPACE) k--;
+  let c = at(k);
   let tgid: number | null = null;
   if (c === C_RPAREN) {
     let q = k - 1;
     let n = 0;
     let mul = 1;
-    for (c = text.charCodeAt(q); q > s && isDigit(c); c = text.charCodeAt(--q)) {
+    for (c = at(q); q > s && isDigit(c); c = at(--q)) {
       n += (c - C_0) * mul;
       mul *= 10;
     }
     if (q === k - 1) {
-      while (q > s && text.charCodeAt(q) === C_DASH) q--;
+      while (q > s && at(q) === C_DASH) q--;
       if (q === k - 1) return undefined;
     } else {
       tgid = n;
     }
-    while (q > s && text.charCodeAt(q) === C_SPACE) q--;
-    if (text.charCodeAt(q) !== C_LPAREN) return undefined;
+    while (q > s && at(q) === C_SPACE) q--;
+    if (at(q) !== C_LPAREN) return undefined;
     k = q - 1;
-    if (k <= s || text.charCodeAt(k) !== C_SPACE) return undefined;
-    while (k > s && text.charCodeAt(k) === C_SPACE) k--;
+    if (k <= s || at(k) !== C_SPACE) return undefined;
+    while (k > s && at(k) === C_SPACE) k--;
   }
   const pidEnd = k;
   let pid = 0;
   let mul = 1;
-  for (c = text.charCodeAt(k); k > s && isDigit(c); c = text.charCodeAt(--k)) {
+  for (c = at(k); k > s && isDigit(c); c = at(--k)) {
     pid += (c - C_0) * mul;
     mul *= 10;
   }
-  if (k === pidEnd || text.charCodeAt(k) !== C_DASH) return undefined;
+  if (k === pidEnd || at(k) !== C_DASH) return undefined;
   const dash = k;
   let commStart = s;
-  while (commStart < dash && text.charCodeAt(commStart) === C_SPACE) commStart++;
+  while (commStart < dash && at(commStart) === C_SPACE) commStart++;
   if (commStart === dash) return undefined;
-  return { comm: b.strings.get(text, commStart, dash), pid, tgid };
+  return { comm: b.strings.get(b.text, commStart, dash), pid, tgid };
 }
 
 /**
@@ -821,37 +921,19 @@ function parseAfterPid(
   while (k < e && isBlank(text.charCodeAt(k))) k++;
   // Either the timestamp (irq-info off) or the flag columns, then the timestamp.
   let flags: string | null = null;
-  let after = scanTimestamp(text, k, e);
+  let after = scanTimestamp(b.window, text, k, e);
   if (after === -1) {
     const flagsStart = k;
     while (k < e && !isBlank(text.charCodeAt(k))) k++;
     if (k === flagsStart || k >= e) return false;
     flags = b.strings.get(text, flagsStart, k);
     while (k < e && isBlank(text.charCodeAt(k))) k++;
-    after = scanTimestamp(text, k, e);
+    after = scanTimestamp(b.window, text, k, e);
     if (after === -1) return false;
   }
   if (after < e && !isBlank(text.charCodeAt(after))) return false;
   const bodyStart = after < e ? after + 1 : e;
-  const ev: MutableEvent = {
-    line: lineNo,
-    ts: tsScratch.ts,
-    tsUnit: tsScratch.unit,
-    tsRaw: tsScratch.raw,
-    cpu,
-    comm: b.strings.get(text, commStart, dash),
-    pid,
-    tgid,
-    flags,
-    kind: "function",
-    event: null,
-    func: "",
-    parent: null,
-    module: null,
-    args: EMPTY_ARGS,
-    ret: null,
-    text: "",
-  };
+  const ev = newEvent(lineNo, cpu, { comm: b.strings.get(text, commStart, dash), pid, tgid }, flags);
   fillBody(b, ev, text, bodyStart, e);
   return true;
 }
@@ -884,6 +966,7 @@ function fillBody(b: TraceBuilder, ev: MutableEvent, text: string, p: number, e:
   if (rest < e && text.charCodeAt(rest) === C_LPAREN) {
     const open = fillProbeBody(ev, text, rest, e);
     if (open) {
+      b.reserve(ev);
       b.open = { event: ev, args: open.args, name: open.name, value: open.value, lines: 1 };
       return;
     }
@@ -1054,7 +1137,42 @@ function parseGraphLine(b: TraceBuilder, text: string, s: number, e: number, lin
  * strings split over lines), lost-event and buffer-started markers, and funcgraph-retval returns.
  */
 export function parseTrace(text: string): ParseResult<Trace> {
-  const b = new TraceBuilder(segmentSlots(text.length));
+  const b = new TraceBuilder(text);
+  parseLines(b, text);
+  b.closeOpen(false);
+  const bad = text.indexOf("\uFFFD");
+  if (bad !== -1) b.issues.add("non_utf8", "bytes that are not UTF-8 were replaced", lineAt(text, bad));
+  const tsUnit = b.seconds > 0 ? (b.ticks > 0 ? "mixed" : "seconds") : b.ticks > 0 ? "ticks" : null;
+  let table: EventTable | null = b.table;
+  let events: readonly TraceEvent[] = [];
+  const { firstTsByCpu, lastTs } = table;
+  const value: Trace = {
+    header: b.header,
+    // An own, enumerable getter: spreads, JSON and test snapshots see the events like a plain field.
+    get events() {
+      if (table !== null) {
+        events = table.toEvents();
+        table = null;
+      }
+      return events;
+    },
+    eventCount: table.count,
+    firstTsByCpu,
+    lastTs,
+    lost: b.lost,
+    bufferStarted: b.bufferStarted,
+    wallAnchors: b.wallAnchors,
+    graphReturns: b.graphReturns,
+    tsUnit,
+  };
+  return result(value, b.issues.done());
+}
+
+/**
+ * The line loop, apart from parseTrace: V8 compiles a long loop while it runs, and code after the loop
+ * that had not run yet would throw that compilation away on every parse.
+ */
+function parseLines(b: TraceBuilder, text: string): void {
   const n = text.length;
   let start = 0;
   let lineNo = 0;
@@ -1077,25 +1195,15 @@ export function parseTrace(text: string): ParseResult<Trace> {
       b.closeOpen(false);
       b.issues.add("too_large", `line of ${stop - start} characters skipped`, lineNo);
     } else {
+      b.window.cover(start, stop);
       parseLine(b, text, start, stop, lineNo);
     }
     start = end + 1;
   }
-  b.closeOpen(false);
-  const bad = text.indexOf("\uFFFD");
-  if (bad !== -1) b.issues.add("non_utf8", "bytes that are not UTF-8 were replaced", lineAt(text, bad));
-  const tsUnit = b.seconds > 0 ? (b.ticks > 0 ? "mixed" : "seconds") : b.ticks > 0 ? "ticks" : null;
-  const value: Trace = {
-    header: b.header,
-    events: b.events,
-    lost: b.lost,
-    bufferStarted: b.bufferStarted,
-    wallAnchors: b.wallAnchors,
-    graphReturns: b.graphReturns,
-    tsUnit,
-  };
-  return result(value, b.issues.done());
 }
+
+// The parse state of an empty trace: see keepShapes.
+keepShapes(new TraceBuilder(""));
 
 function parseLine(b: TraceBuilder, text: string, s: number, e: number, lineNo: number): void {
   const open = b.open;
@@ -1105,12 +1213,11 @@ function parseLine(b: TraceBuilder, text: string, s: number, e: number, lineNo: 
       continueOpen(b, open, text, s, e);
       return;
     }
-    // Anything that reads as a trace line means the string was cut, not split: the open event goes
-    // in before whatever this line produced.
-    const before = b.events.length;
+    // Anything that reads as a trace line means the string was cut, not split: the open event keeps
+    // its place before whatever this line produced.
     b.open = null;
     if (s < e && parseRecognised(b, text, s, e, lineNo)) {
-      b.insertCut(open, before);
+      b.closeCut(open);
       return;
     }
     b.open = open;
@@ -1134,7 +1241,7 @@ function parseRecognised(b: TraceBuilder, text: string, s: number, e: number, li
     return true;
   }
   if (c === 67 && text.startsWith("CPU:", s) && parseLostLine(b, text, s, e, lineNo)) return true;
-  if (parseEventFast(b, text, s, e, lineNo) || parseEventLine(b, text, s, e, lineNo)) return true;
+  if (parseEventFast(b, s, e, lineNo) || parseEventLine(b, text, s, e, lineNo)) return true;
   let k = s;
   while (k < e && isBlank(text.charCodeAt(k))) k++;
   if (k === e) return true;
@@ -1360,12 +1467,7 @@ export function traceCoverage(args: {
   const { trace } = args;
   const perCpu = args.perCpu ?? [];
   const warnings: TraceCoverageWarning[] = [];
-  const firstByCpu = new Map<number, number>();
-  let lastTs: number | null = null;
-  for (const ev of trace?.events ?? []) {
-    if (!firstByCpu.has(ev.cpu)) firstByCpu.set(ev.cpu, ev.ts);
-    lastTs = ev.ts;
-  }
+  const lastTs = trace?.lastTs ?? null;
   type Bound = { ts: number; cpu: number; source: "per_cpu_stats" | "trace" };
   // The first event seen anywhere: tracing was on (and the buffer not cleared) at least since then.
   let earliest: Bound | null = null;
@@ -1394,7 +1496,7 @@ export function traceCoverage(args: {
   // Without stats, a CPU counts as wrapped unless the header says nothing was overwritten.
   const headerOverwritten = trace?.header.overwritten ?? null;
   const annotated = new Set((trace?.bufferStarted ?? []).map((b) => b.cpu));
-  for (const [cpu, ts] of firstByCpu) {
+  for (const { cpu, ts } of trace?.firstTsByCpu ?? []) {
     const bound: Bound = { ts, cpu, source: "trace" };
     earliest = sooner(earliest, bound);
     if (statsCpus.has(cpu)) continue;

@@ -2,8 +2,13 @@
  * The kernel log (reference/evidence-formats.md §2.5, §6): `/dev/kmsg` records, `dmesg -r`, `dmesg` and
  * `journalctl -k -o short-monotonic` text, and the lines of it that matter for PCI/NVMe/VFIO incidents.
  * Timestamps stay on the kernel's `local_clock` (µs since boot), the base ftrace's `local` clock shares.
+ *
+ * A kernel log can be tens of MB: the line parsers read a byte view of the text (ascii.ts) and take
+ * their strings from the text itself.
  */
 import { BDF_RE } from "../contracts/events.js";
+import { AsciiWindow, hashBytes, keepShapes, NextChar, SegmentCache } from "./ascii.js";
+import { Float64Column, Int32Column } from "./columns.js";
 import type { EvidenceReader } from "./evidence.js";
 import { IssueList, MAX_LINE_CHARS, type ParseIssue, type ParseResult, result } from "./result.js";
 
@@ -43,7 +48,12 @@ export interface KmsgGap {
 
 export interface KernelLog {
   readonly source: KernelLogSource | null;
+  /**
+   * In file order. Built on first read from compact columns (see RecordTable): most readers count the
+   * records or keep the few that carry a fact (kernelLogFacts).
+   */
   readonly records: readonly KernelLogRecord[];
+  readonly recordCount: number;
   /** Sequence gaps inside the read (/dev/kmsg only). */
   readonly lost: readonly KmsgGap[];
   /** First and last seq read; records before `firstSeq` had already left the ring buffer. */
@@ -53,13 +63,12 @@ export interface KernelLog {
   readonly bootBreaks: readonly number[];
 }
 
-type MutableRecord = { -readonly [K in keyof KernelLogRecord]: KernelLogRecord[K] };
-
 const C_TAB = 9;
 const C_SPACE = 32;
 const C_COMMA = 44;
 const C_DASH = 45;
 const C_DOT = 46;
+const C_EQ = 61;
 const C_0 = 48;
 const C_9 = 57;
 const C_SEMI = 59;
@@ -72,9 +81,9 @@ const EMPTY_DICT: Readonly<Record<string, string>> = Object.freeze({});
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6];
 const utf8 = new TextDecoder("utf-8");
 
-function isDigit(c: number): boolean {
-  return c >= C_0 && c <= C_9;
-}
+// A constant rather than a function declaration: a module's functions are mutable bindings, and V8
+// re-checks one it inlined on every iteration of the digit loops that call it.
+const isDigit = (c: number): boolean => c >= C_0 && c <= C_9;
 
 function hexValue(c: number): number {
   if (c >= C_0 && c <= C_9) return c - C_0;
@@ -119,8 +128,20 @@ export function unescapeKmsg(s: string): string {
   return out + s.slice(copied);
 }
 
-/** Line loop shared by both parsers: drops a cut final line and skips oversized ones, with issues. */
-function eachLine(text: string, issues: IssueList, fn: (s: number, e: number, lineNo: number) => void): void {
+/** What the line loop hands each line to: one parser's state. */
+interface LineReader {
+  readonly issues: IssueList;
+  /** Reads the line text[s, e) (without its newline), which the window covers. */
+  line(s: number, e: number, lineNo: number): void;
+}
+
+/**
+ * Line loop shared by both parsers: drops a cut final line and skips oversized ones, with issues; moves
+ * the byte window to each line it passes on. The parsers' state is an object with a method rather than
+ * a closure: V8 keeps a method's compiled code from one parse to the next, and would compile each
+ * parse's new closure anew.
+ */
+function eachLine(text: string, w: AsciiWindow, reader: LineReader): void {
   const n = text.length;
   let start = 0;
   let lineNo = 0;
@@ -128,13 +149,16 @@ function eachLine(text: string, issues: IssueList, fn: (s: number, e: number, li
     let end = text.indexOf("\n", start);
     lineNo++;
     if (end === -1) {
-      issues.add("truncated", "last line has no newline (read cut short); dropped", lineNo);
+      reader.issues.add("truncated", "last line has no newline (read cut short); dropped", lineNo);
       return;
     }
     const stop = end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
-    if (stop - start > MAX_LINE_CHARS)
-      issues.add("too_large", `line of ${stop - start} characters skipped`, lineNo);
-    else fn(start, stop, lineNo);
+    if (stop - start > MAX_LINE_CHARS) {
+      reader.issues.add("too_large", `line of ${stop - start} characters skipped`, lineNo);
+    } else {
+      w.cover(start, stop);
+      reader.line(start, stop, lineNo);
+    }
     end++;
     start = end;
   }
@@ -152,97 +176,266 @@ function nonUtf8(text: string, issues: IssueList): void {
   issues.add("non_utf8", "bytes that are not UTF-8 were replaced", line);
 }
 
-const MAX_SHARED_DICTS = 4096;
-
 /**
  * The dictionary of a record from its ` KEY=VALUE` lines (`raw`, newline-separated). Records about the
- * same device carry the same lines, so equal dictionaries are one shared frozen object.
+ * same device carry the same lines, so parseKmsg shares one frozen object among equal dictionaries.
  */
-function dictOf(
-  raw: string,
-  shared: Map<string, Readonly<Record<string, string>>>,
-  before: Readonly<Record<string, string>>,
-): Readonly<Record<string, string>> {
-  let dict = shared.get(raw);
-  if (dict === undefined) {
-    const fresh: Record<string, string> = {};
-    for (const line of raw.split("\n")) {
-      const l = line.endsWith("\r") ? line.slice(0, -1) : line;
-      const eq = l.indexOf("=");
-      fresh[l.slice(1, eq)] = unescapeKmsg(l.slice(eq + 1));
-    }
-    dict = Object.freeze(fresh);
-    if (shared.size < MAX_SHARED_DICTS) shared.set(raw, dict);
+function dictOf(raw: string): Readonly<Record<string, string>> {
+  const dict: Record<string, string> = {};
+  for (const line of raw.split("\n")) {
+    const l = line.endsWith("\r") ? line.slice(0, -1) : line;
+    const eq = l.indexOf("=");
+    dict[l.slice(1, eq)] = unescapeKmsg(l.slice(eq + 1));
   }
-  // Lines split by a malformed one: both parts belong to the record.
-  return before === EMPTY_DICT ? dict : Object.freeze({ ...before, ...dict });
+  return Object.freeze(dict);
+}
+
+/** Dictionaries seen before, by the bytes of their lines: found again without slicing those lines. */
+class DictCache {
+  private readonly cache = new SegmentCache(1024);
+  private readonly dicts: Readonly<Record<string, string>>[] = [];
+
+  constructor(
+    private readonly text: string,
+    private readonly w: AsciiWindow,
+  ) {}
+
+  /** The dictionary of the lines in text[s, e). */
+  get(s: number, e: number): Readonly<Record<string, string>> {
+    // The record's line moved the window past its dictionary's lines: read those from the text.
+    if (!this.w.holds(s, e)) return dictOf(this.text.slice(s, e));
+    const hash = hashBytes(this.w, s, e);
+    const id = this.cache.get(this.w, s, e, hash);
+    const known = this.dicts[id];
+    if (known) return known;
+    const dict = dictOf(this.text.slice(s, e));
+    this.cache.set(this.w, s, e, hash, this.dicts.push(dict) - 1);
+    return dict;
+  }
 }
 
 /**
- * Parses `/dev/kmsg` records (`prio,seq,usec,flags[,more];text` plus ` KEY=VALUE` dictionary lines).
- * A jump in `seq` is reported in `lost` (the ring buffer wrapped), not as an issue.
+ * The records of a kernel log, column by column. A log of tens of MB holds a record per line or two,
+ * and an object and a string per record would cost most of the parse, while most readers need only a
+ * few records: evidence overlays count them, kernelLogFacts keeps the ones that carry a fact. Records
+ * are built when asked for, once each, so every reader sees the same objects.
  */
-export function parseKmsg(text: string): ParseResult<KernelLog> {
-  const issues = new IssueList();
-  const records: MutableRecord[] = [];
-  const lost: KmsgGap[] = [];
-  let last: MutableRecord | null = null;
-  let firstSeq: number | null = null;
-  let prevSeq: number | null = null;
-  // Dictionary lines of `last` not yet turned into its dict: [dictStart, dictEnd) of the text.
-  let dictStart = -1;
-  let dictEnd = -1;
-  const dicts = new Map<string, Readonly<Record<string, string>>>();
-  const closeDict = () => {
-    if (dictStart === -1 || !last) return;
-    last.dict = dictOf(text.slice(dictStart, dictEnd), dicts, last.dict);
-    dictStart = -1;
+class RecordTable {
+  private readonly lines = new Int32Column();
+  /** /dev/kmsg sequence numbers; null for dmesg and journal text. */
+  private readonly seqs: Float64Column | null;
+  /** NaN when printed without a timestamp. */
+  private readonly stamps = new Float64Column();
+  /** prio + 1 (0 when not printed) in the low bits, and the ESCAPED and JOINED flags. */
+  private readonly meta = new Int32Column();
+  /** The message is text[start, end) (unescaped when ESCAPED; whole in `joined` when JOINED). */
+  private readonly starts = new Int32Column();
+  private readonly ends = new Int32Column();
+  /** Id into `dicts`, -1 for none; null for dmesg and journal text. */
+  private readonly dictIds: Int32Column | null;
+  private readonly dicts: Readonly<Record<string, string>>[] = [];
+  private readonly joined = new Map<number, string>();
+  /** Records built one by one (kernelLogFacts), by row; then all of them (`records`). */
+  private built: (KernelLogRecord | undefined)[] | null = null;
+  private all: KernelLogRecord[] | null = null;
+
+  constructor(
+    private readonly text: string,
+    kmsg: boolean,
+  ) {
+    this.seqs = kmsg ? new Float64Column() : null;
+    this.dictIds = kmsg ? new Int32Column() : null;
+  }
+
+  get count(): number {
+    return this.lines.length;
+  }
+
+  /**
+   * A record whose message is text[s, e) (kmsg-escaped when `escaped`); seq (ignored without a seq
+   * column) and tsUsec NaN and prio -1 when not printed. Returns its row.
+   */
+  add(
+    line: number,
+    seq: number,
+    tsUsec: number,
+    prio: number,
+    s: number,
+    e: number,
+    escaped: boolean,
+  ): number {
+    this.lines.push(line);
+    this.seqs?.push(seq);
+    this.stamps.push(tsUsec);
+    this.meta.push((prio + 1) | (escaped ? ESCAPED : 0));
+    this.starts.push(s);
+    this.ends.push(e);
+    this.dictIds?.push(-1);
+    return this.lines.length - 1;
+  }
+
+  /** Adds a continuation line to the message of `row`. */
+  append(row: number, more: string): void {
+    this.joined.set(row, `${this.message(row)}\n${more}`);
+    this.meta.set(row, this.meta.at(row) | JOINED);
+  }
+
+  dict(row: number): Readonly<Record<string, string>> {
+    return this.dicts[this.dictIds?.at(row) ?? -1] ?? EMPTY_DICT;
+  }
+
+  setDict(row: number, dict: Readonly<Record<string, string>>): void {
+    this.dictIds?.set(row, this.dicts.push(dict) - 1);
+  }
+
+  /** The message of `row`, escapes undone. */
+  message(row: number): string {
+    const meta = this.meta.at(row);
+    if (meta & JOINED) return this.joined.get(row) ?? "";
+    const raw = this.text.slice(this.starts.at(row), this.ends.at(row));
+    return meta & ESCAPED ? unescapeKmsg(raw) : raw;
+  }
+
+  record(row: number): KernelLogRecord {
+    if (this.all) return this.all[row] ?? this.build(row);
+    this.built ??= new Array(this.count);
+    let record = this.built[row];
+    if (record === undefined) {
+      record = this.build(row);
+      this.built[row] = record;
+    }
+    return record;
+  }
+
+  records(): KernelLogRecord[] {
+    if (this.all === null) {
+      const records: KernelLogRecord[] = [];
+      for (let row = 0; row < this.count; row++) records.push(this.built?.[row] ?? this.build(row));
+      this.all = records;
+      this.built = null;
+    }
+    return this.all;
+  }
+
+  private build(row: number): KernelLogRecord {
+    const seq = this.seqs === null ? Number.NaN : this.seqs.at(row);
+    const ts = this.stamps.at(row);
+    const prio = (this.meta.at(row) & PRIO_BITS) - 1;
+    return {
+      line: this.lines.at(row),
+      seq: Number.isNaN(seq) ? null : seq,
+      tsUsec: Number.isNaN(ts) ? null : ts,
+      level: prio === -1 ? null : prio & 7,
+      facility: prio === -1 ? null : prio >> 3,
+      text: this.message(row),
+      dict: this.dict(row),
+    };
+  }
+}
+
+/** RecordTable meta: prio + 1 fits in 11 bits (prio <= 1023); the flags sit above it. */
+const PRIO_BITS = 0x7ff;
+const ESCAPED = 1 << 11;
+const JOINED = 1 << 12;
+
+/** The table behind each KernelLog the parsers returned, for kernelLogFacts. */
+const tables = new WeakMap<KernelLog, RecordTable>();
+
+/** A KernelLog whose `records` are built from `table` on first read. */
+function kernelLog(table: RecordTable, fields: Omit<KernelLog, "records" | "recordCount">): KernelLog {
+  let records: readonly KernelLogRecord[] | null = null;
+  const log: KernelLog = {
+    source: fields.source,
+    // An own, enumerable getter: spreads, JSON and test snapshots see the records like a plain field.
+    get records() {
+      records ??= table.records();
+      return records;
+    },
+    recordCount: table.count,
+    lost: fields.lost,
+    firstSeq: fields.firstSeq,
+    lastSeq: fields.lastSeq,
+    bootBreaks: fields.bootBreaks,
   };
-  eachLine(text, issues, (s, e, lineNo) => {
+  tables.set(log, table);
+  return log;
+}
+
+/** The state of one parseKmsg. */
+class KmsgReader implements LineReader {
+  readonly issues = new IssueList();
+  readonly w: AsciiWindow;
+  readonly table: RecordTable;
+  private readonly dicts: DictCache;
+  private readonly backslash = new NextChar("\\");
+  readonly lost: KmsgGap[] = [];
+  /** Row of the record dictionary lines belong to; -1 when the line above was not one. */
+  private last = -1;
+  firstSeq: number | null = null;
+  prevSeq: number | null = null;
+  /** Dictionary lines of `last` not yet turned into its dict: [dictStart, dictEnd) of the text. */
+  private dictStart = -1;
+  private dictEnd = -1;
+
+  constructor(private readonly text: string) {
+    this.w = new AsciiWindow(text);
+    this.table = new RecordTable(text, true);
+    this.dicts = new DictCache(text, this.w);
+  }
+
+  line(s: number, e: number, lineNo: number): void {
     if (s === e) return;
-    const c0 = text.charCodeAt(s);
+    const { text, w } = this;
+    const u = w.bytes;
+    const o = w.base;
+    const c0 = u[s - o] ?? 0;
     if (c0 === C_SPACE) {
-      if (!last) {
-        issues.add("malformed_line", "dictionary line with no readable record above it", lineNo);
+      if (this.last === -1) {
+        this.issues.add("malformed_line", "dictionary line with no readable record above it", lineNo);
         return;
       }
-      const eq = text.indexOf("=", s);
-      if (eq === -1 || eq >= e || eq === s + 1) {
-        closeDict();
-        issues.add("malformed_line", `dictionary line without KEY=: ${preview(text.slice(s, e))}`, lineNo);
+      let eq = s + 1;
+      while (eq < e && u[eq - o] !== C_EQ) eq++;
+      if (eq >= e || eq === s + 1) {
+        this.closeDict();
+        this.issues.add(
+          "malformed_line",
+          `dictionary line without KEY=: ${preview(text.slice(s, e))}`,
+          lineNo,
+        );
         return;
       }
-      if (dictStart === -1) dictStart = s;
-      dictEnd = e;
+      if (this.dictStart === -1) this.dictStart = s;
+      this.dictEnd = e;
       return;
     }
-    closeDict();
+    this.closeDict();
     // prio,seq,usec,flags[,...];text
-    // The character at `e` (newline, CR, past the end) is never a digit: the digit loops need no bound.
+    // The byte at `e` (newline, CR, padding) is never a digit: the digit loops need no bound.
     let p = s;
     let prio = 0;
     let c = c0;
-    for (; isDigit(c); c = text.charCodeAt(++p)) prio = prio * 10 + (c - C_0);
+    for (; isDigit(c); c = u[++p - o] ?? 0) prio = prio * 10 + (c - C_0);
     const prioEnd = p;
     let seq = 0;
     if (c === C_COMMA) p++;
     const seqStart = p;
-    for (c = text.charCodeAt(p); isDigit(c); c = text.charCodeAt(++p)) seq = seq * 10 + (c - C_0);
+    for (c = u[p - o] ?? 0; isDigit(c); c = u[++p - o] ?? 0) seq = seq * 10 + (c - C_0);
     const seqEnd = p;
     let usec = 0;
     if (c === C_COMMA) p++;
     const usecStart = p;
-    for (c = text.charCodeAt(p); isDigit(c); c = text.charCodeAt(++p)) usec = usec * 10 + (c - C_0);
+    for (c = u[p - o] ?? 0; isDigit(c); c = u[++p - o] ?? 0) usec = usec * 10 + (c - C_0);
     if (
       prioEnd === s ||
       seqEnd === seqStart ||
       p === usecStart ||
       p >= e ||
-      text.charCodeAt(p) !== C_COMMA ||
-      text.charCodeAt(seqStart - 1) !== C_COMMA
+      c !== C_COMMA ||
+      u[seqStart - 1 - o] !== C_COMMA
     ) {
-      last = null;
-      issues.add(
+      this.last = -1;
+      this.issues.add(
         "malformed_line",
         `not a kmsg record: ${preview(text.slice(s, Math.min(e, s + 200)))}`,
         lineNo,
@@ -250,71 +443,94 @@ export function parseKmsg(text: string): ParseResult<KernelLog> {
       return;
     }
     let semi = p;
-    while (semi < e && text.charCodeAt(semi) !== C_SEMI) semi++;
+    while (semi < e && u[semi - o] !== C_SEMI) semi++;
     if (semi >= e) {
-      last = null;
-      issues.add("malformed_line", `kmsg record without ";": ${preview(text.slice(s, e))}`, lineNo);
+      this.last = -1;
+      this.issues.add("malformed_line", `kmsg record without ";": ${preview(text.slice(s, e))}`, lineNo);
       return;
     }
     if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(usec) || prio > 1023) {
-      last = null;
-      issues.add("invalid_field", `kmsg numbers out of range: ${preview(text.slice(s, semi))}`, lineNo);
+      this.last = -1;
+      this.issues.add("invalid_field", `kmsg numbers out of range: ${preview(text.slice(s, semi))}`, lineNo);
       return;
     }
-    if (firstSeq === null) firstSeq = seq;
-    if (prevSeq !== null) {
-      if (seq > prevSeq + 1) {
-        lost.push({ afterSeq: prevSeq, beforeSeq: seq, count: seq - prevSeq - 1, line: lineNo });
-      } else if (seq <= prevSeq) {
-        issues.add(
+    if (this.firstSeq === null) this.firstSeq = seq;
+    const prev = this.prevSeq;
+    if (prev !== null) {
+      if (seq > prev + 1) {
+        this.lost.push({ afterSeq: prev, beforeSeq: seq, count: seq - prev - 1, line: lineNo });
+      } else if (seq <= prev) {
+        this.issues.add(
           "inconsistent",
-          `seq went back from ${prevSeq} to ${seq} (two reads, or a reboot)`,
+          `seq went back from ${prev} to ${seq} (two reads, or a reboot)`,
           lineNo,
         );
       }
     }
-    prevSeq = seq;
-    const rec: MutableRecord = {
-      line: lineNo,
-      seq,
-      tsUsec: usec,
-      level: prio & 7,
-      facility: prio >> 3,
-      text: unescapeKmsg(text.slice(semi + 1, e)),
-      dict: EMPTY_DICT,
-    };
-    records.push(rec);
-    last = rec;
-  });
-  closeDict();
-  nonUtf8(text, issues);
-  return result({ source: "kmsg", records, lost, firstSeq, lastSeq: prevSeq, bootBreaks: [] }, issues.done());
+    this.prevSeq = seq;
+    // The message is unescaped when it is read; only a `\` can start an escape.
+    const escaped = this.backslash.find(text, semi + 1) < e;
+    this.last = this.table.add(lineNo, seq, usec, prio, semi + 1, e, escaped);
+  }
+
+  closeDict(): void {
+    if (this.dictStart === -1 || this.last === -1) return;
+    const dict = this.dicts.get(this.dictStart, this.dictEnd);
+    const before = this.table.dict(this.last);
+    // Lines split by a malformed one: both parts belong to the record.
+    this.table.setDict(this.last, before === EMPTY_DICT ? dict : Object.freeze({ ...before, ...dict }));
+    this.dictStart = -1;
+  }
 }
 
-/** Result slot of scanBracketTs (one parse at a time; saves an object per line). */
-let tsUsecScratch = 0;
+/**
+ * Parses `/dev/kmsg` records (`prio,seq,usec,flags[,more];text` plus ` KEY=VALUE` dictionary lines).
+ * A jump in `seq` is reported in `lost` (the ring buffer wrapped), not as an issue.
+ */
+export function parseKmsg(text: string): ParseResult<KernelLog> {
+  const r = new KmsgReader(text);
+  eachLine(text, r.w, r);
+  r.closeDict();
+  nonUtf8(text, r.issues);
+  const fields = {
+    source: "kmsg",
+    lost: r.lost,
+    firstSeq: r.firstSeq,
+    lastSeq: r.prevSeq,
+    bootBreaks: [],
+  } as const;
+  return result(kernelLog(r.table, fields), r.issues.done());
+}
 
-/** Reads `[  123.456789]` at p; returns the index after `]` (and one space) or -1; sets tsUsecScratch. */
-function scanBracketTs(text: string, p: number, e: number): number {
-  if (text.charCodeAt(p) !== C_LBRACKET) return -1;
+/**
+ * Result slot of scanBracketTs (one parse at a time; saves an object per line). An object field, not a
+ * module variable: V8 stores a double into a field in place but boxes it anew for a module variable.
+ */
+const tsScratch = { usec: 0 };
+
+/** Reads `[  123.456789]` at p; returns the index after `]` (and one space) or -1; sets tsScratch. */
+function scanBracketTs(w: AsciiWindow, p: number, e: number): number {
+  const u = w.bytes;
+  const o = w.base;
+  if (u[p - o] !== C_LBRACKET) return -1;
   p++;
-  while (p < e && text.charCodeAt(p) === C_SPACE) p++;
+  while (p < e && u[p - o] === C_SPACE) p++;
   const secStart = p;
   let sec = 0;
-  while (p < e && isDigit(text.charCodeAt(p))) sec = sec * 10 + (text.charCodeAt(p++) - C_0);
-  if (p === secStart || p >= e || text.charCodeAt(p) !== C_DOT) return -1;
+  let c = u[p - o] ?? 0;
+  for (; isDigit(c); c = u[++p - o] ?? 0) sec = sec * 10 + (c - C_0);
+  if (p === secStart || p >= e || c !== C_DOT) return -1;
   p++;
   const fracStart = p;
   let frac = 0;
-  while (p < e && isDigit(text.charCodeAt(p))) {
-    if (p - fracStart < 6) frac = frac * 10 + (text.charCodeAt(p) - C_0);
-    p++;
+  for (c = u[p - o] ?? 0; isDigit(c); c = u[++p - o] ?? 0) {
+    if (p - fracStart < 6) frac = frac * 10 + (c - C_0);
   }
   const digits = Math.min(p - fracStart, 6);
-  if (digits === 0 || p >= e || text.charCodeAt(p) !== C_RBRACKET) return -1;
-  tsUsecScratch = sec * 1e6 + frac * (POW10[6 - digits] ?? 1);
+  if (digits === 0 || p >= e || c !== C_RBRACKET) return -1;
+  tsScratch.usec = sec * 1e6 + frac * (POW10[6 - digits] ?? 1);
   p++;
-  if (p < e && text.charCodeAt(p) === C_SPACE) p++;
+  if (p < e && u[p - o] === C_SPACE) p++;
   return p;
 }
 
@@ -326,103 +542,109 @@ function journalPrefixEnd(text: string, p: number, e: number): number {
   return q + 9;
 }
 
+/** The state of one parseDmesg. */
+class DmesgReader implements LineReader {
+  readonly issues = new IssueList();
+  readonly w: AsciiWindow;
+  readonly table: RecordTable;
+  source: KernelLogSource | null = null;
+  readonly bootBreaks: number[] = [];
+  /** Row of the record continuation lines belong to; -1 when the line above was not one. */
+  private last = -1;
+  /** Width of the last record's prefix: how far its continuation lines are indented. */
+  private indent = 0;
+
+  constructor(private readonly text: string) {
+    this.w = new AsciiWindow(text);
+    this.table = new RecordTable(text, false);
+  }
+
+  line(s: number, e: number, lineNo: number): void {
+    if (s === e) return;
+    const { text, w } = this;
+    const u = w.bytes;
+    const o = w.base;
+    const c0 = u[s - o] ?? 0;
+    if (c0 === C_SPACE || c0 === C_TAB) {
+      if (this.last === -1) {
+        this.issues.add("malformed_line", "continuation line with no readable record above it", lineNo);
+        return;
+      }
+      let p = s;
+      while (p < e && p - s < this.indent && u[p - o] === C_SPACE) p++;
+      this.table.append(this.last, text.slice(p, e));
+      return;
+    }
+    if (c0 === C_DASH && text.startsWith("-- ", s)) {
+      // journalctl notes: `-- Logs begin at ... --`, `-- No entries --`, `-- Boot <id> --`.
+      if (text.startsWith("-- Boot ", s)) this.bootBreaks.push(lineNo);
+      this.last = -1;
+      return;
+    }
+    let p = s;
+    // Numbers with "not printed" values (-1, NaN) rather than null: a nullable local would be boxed.
+    let prio = -1;
+    if (c0 === C_LT) {
+      p++;
+      let v = 0;
+      const start = p;
+      let c = u[p - o] ?? 0;
+      for (; isDigit(c); c = u[++p - o] ?? 0) v = v * 10 + (c - C_0);
+      if (p === start || p >= e || c !== C_GT || v > 1023) {
+        this.malformed("bad <prio> prefix", s, e, lineNo);
+        return;
+      }
+      prio = v;
+      p++;
+      this.source ??= "dmesg-raw";
+    }
+    let tsUsec = Number.NaN;
+    if (u[p - o] === C_LBRACKET) {
+      const after = scanBracketTs(w, p, e);
+      if (after === -1) {
+        this.malformed("bad [timestamp]", s, e, lineNo);
+        return;
+      }
+      tsUsec = tsScratch.usec;
+      p = after;
+      if (this.source === null) this.source = journalPrefixEnd(text, p, e) === -1 ? "dmesg" : "journal";
+      if (this.source === "journal") {
+        const q = journalPrefixEnd(text, p, e);
+        if (q !== -1) p = q;
+      }
+    } else if (prio === -1) {
+      this.malformed("not a kernel log line", s, e, lineNo);
+      return;
+    }
+    this.indent = p - s;
+    this.last = this.table.add(lineNo, Number.NaN, tsUsec, prio, p, e, false);
+  }
+
+  private malformed(what: string, s: number, e: number, lineNo: number): void {
+    this.last = -1;
+    this.issues.add(
+      "malformed_line",
+      `${what}: ${preview(this.text.slice(s, Math.min(e, s + 200)))}`,
+      lineNo,
+    );
+  }
+}
+
 /**
  * Parses `dmesg -r` (`<6>[  123.456789] text`), plain `dmesg` (`[  123.456789] text`) and
  * `journalctl -k -o short-monotonic` (`[1843212.918502] node-1 kernel: text`). Lines starting with a blank
  * continue the previous record (dmesg indents the later lines of a multi-line message).
  */
 export function parseDmesg(text: string): ParseResult<KernelLog> {
-  const issues = new IssueList();
-  const records: MutableRecord[] = [];
-  let source: KernelLogSource | null = null;
-  let last: MutableRecord | null = null;
-  let indent = 0;
-  const bootBreaks: number[] = [];
-  eachLine(text, issues, (s, e, lineNo) => {
-    if (s === e) return;
-    const c0 = text.charCodeAt(s);
-    if (c0 === C_SPACE || c0 === C_TAB) {
-      if (!last) {
-        issues.add("malformed_line", "continuation line with no readable record above it", lineNo);
-        return;
-      }
-      let p = s;
-      while (p < e && p - s < indent && text.charCodeAt(p) === C_SPACE) p++;
-      last.text += `\n${text.slice(p, e)}`;
-      return;
-    }
-    if (c0 === C_DASH && text.startsWith("-- ", s)) {
-      // journalctl notes: `-- Logs begin at ... --`, `-- No entries --`, `-- Boot <id> --`.
-      if (text.startsWith("-- Boot ", s)) bootBreaks.push(lineNo);
-      last = null;
-      return;
-    }
-    let p = s;
-    let prio: number | null = null;
-    if (c0 === C_LT) {
-      p++;
-      let v = 0;
-      const start = p;
-      while (p < e && isDigit(text.charCodeAt(p))) v = v * 10 + (text.charCodeAt(p++) - C_0);
-      if (p === start || p >= e || text.charCodeAt(p) !== C_GT || v > 1023) {
-        last = null;
-        issues.add(
-          "malformed_line",
-          `bad <prio> prefix: ${preview(text.slice(s, Math.min(e, s + 200)))}`,
-          lineNo,
-        );
-        return;
-      }
-      prio = v;
-      p++;
-      source ??= "dmesg-raw";
-    }
-    let tsUsec: number | null = null;
-    if (text.charCodeAt(p) === C_LBRACKET) {
-      const after = scanBracketTs(text, p, e);
-      if (after === -1) {
-        last = null;
-        issues.add(
-          "malformed_line",
-          `bad [timestamp]: ${preview(text.slice(s, Math.min(e, s + 200)))}`,
-          lineNo,
-        );
-        return;
-      }
-      tsUsec = tsUsecScratch;
-      p = after;
-      if (source === null) source = journalPrefixEnd(text, p, e) === -1 ? "dmesg" : "journal";
-      if (source === "journal") {
-        const q = journalPrefixEnd(text, p, e);
-        if (q !== -1) p = q;
-      }
-    } else if (prio === null) {
-      last = null;
-      issues.add(
-        "malformed_line",
-        `not a kernel log line: ${preview(text.slice(s, Math.min(e, s + 200)))}`,
-        lineNo,
-      );
-      return;
-    }
-    // `dmesg -r` from util-linux before 2.39 prints facility|level without shifting the facility, so
-    // user-facility records (`<12>` in /dev/kmsg) show as `<5>`: only /dev/kmsg's prio is trustworthy.
-    const rec: MutableRecord = {
-      line: lineNo,
-      seq: null,
-      tsUsec,
-      level: prio === null ? null : prio & 7,
-      facility: prio === null ? null : prio >> 3,
-      text: text.slice(p, e),
-      dict: EMPTY_DICT,
-    };
-    indent = p - s;
-    records.push(rec);
-    last = rec;
-  });
-  nonUtf8(text, issues);
-  return result({ source, records, lost: [], firstSeq: null, lastSeq: null, bootBreaks }, issues.done());
+  const r = new DmesgReader(text);
+  eachLine(text, r.w, r);
+  nonUtf8(text, r.issues);
+  const fields = { source: r.source, lost: [], firstSeq: null, lastSeq: null, bootBreaks: r.bootBreaks };
+  return result(kernelLog(r.table, fields), r.issues.done());
 }
+
+// The parse state of an empty log: see keepShapes.
+keepShapes(new KmsgReader(""), new DmesgReader(""));
 
 /**
  * Reads the kernel log a bundle shipped at `dev/kmsg` (the shipper reads /dev/kmsg until EAGAIN); null
@@ -660,9 +882,18 @@ export interface KernelLogFact {
 /** Classifies every record of a log, keeping those that carry a fact. */
 export function kernelLogFacts(log: KernelLog): KernelLogFact[] {
   const out: KernelLogFact[] = [];
-  for (const record of log.records) {
-    const fact = classifyKernelMessage(record.text);
-    if (fact) out.push({ record, fact });
+  const table = tables.get(log);
+  if (table === undefined) {
+    for (const record of log.records) {
+      const fact = classifyKernelMessage(record.text);
+      if (fact) out.push({ record, fact });
+    }
+    return out;
+  }
+  // Only the records that carry a fact are built.
+  for (let row = 0; row < table.count; row++) {
+    const fact = classifyKernelMessage(table.message(row));
+    if (fact) out.push({ record: table.record(row), fact });
   }
   return out;
 }

@@ -317,12 +317,12 @@ export function summarizeHostView(view: HostView) {
           coverageStart: view.trace.coverage.start,
           coverageEnd: view.trace.coverage.end,
           warnings: view.trace.coverage.warnings,
-          events: view.trace.trace?.events.length ?? 0,
+          events: view.trace.trace?.eventCount ?? 0,
         }
       : null,
     kernelLog: view.kernelLog
       ? {
-          records: view.kernelLog.records.length,
+          records: view.kernelLog.recordCount,
           lostRecords: view.kernelLog.lost.reduce((s, g) => s + g.count, 0),
         }
       : null,

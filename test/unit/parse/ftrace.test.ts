@@ -742,6 +742,94 @@ describe("parseTrace on damaged input", () => {
   });
 });
 
+describe("parseTrace on large traces and non-ASCII text", () => {
+  /** Every field but the line number: what a copy of a line must parse to wherever it sits. */
+  const fields = ({ line: _line, ...rest }: TraceEvent) => JSON.stringify(rest);
+  const body = (text: string) => text.split("\n").filter((l) => l !== "" && !l.startsWith("#"));
+
+  it("reads a trace of several byte windows (4 MB each) like the lines it repeats", () => {
+    const lines = [
+      ...body(fixture("synthetic/ftrace/current-kernel/sys/kernel/tracing/trace")),
+      ...body(fixture("synthetic/ftrace/kprobes/trace")),
+      ...body(fixture("synthetic/ftrace/alinux2-4.19/sys/kernel/debug/tracing/trace")),
+    ];
+    const once = `${lines.join("\n")}\n`;
+    const one = parseTrace(once);
+    const times = Math.ceil((9 * 1024 * 1024) / once.length);
+    const r = parseTrace(once.repeat(times));
+    expect(issuesOf(one)).toEqual([]);
+    expect(issuesOf(r)).toEqual([]);
+    const want = one.value.events.map(fields);
+    const got = r.value.events;
+    expect(got.length).toBe(want.length * times);
+    expect(r.value.eventCount).toBe(got.length);
+    const wrong = got.flatMap((ev, i) => (fields(ev) === want[i % want.length] ? [] : [ev.line]));
+    expect(wrong).toEqual([]);
+    expect(
+      got.every(
+        (ev, i) =>
+          ev.line ===
+          (one.value.events[i % want.length]?.line ?? 0) + Math.floor(i / want.length) * lines.length,
+      ),
+    ).toBe(true);
+  });
+
+  it("keeps comms, symbols and strings with non-ASCII characters exact, in small and large traces", () => {
+    const lines = [
+      "            café-10      [000] ..... 100.000001: nvme_probe <-local_pci_probe",
+      "            cafü-10      [000] ..... 100.000002: nvme_probe <-local_pci_probe",
+      "            进程名-11      [001] ..... 100.000003: nvme_probe <-local_pci_probe",
+      "           🙂🙃-12      [001] ..... 100.000004: fünc <-pärent",
+      "           🙂🙃-12      [001] ..... 100.000005: tracing_mark_write: WALL 1709460000.5 ünïcode",
+      "            plain-13     [002] ..... 100.000006: nvme_probe <-local_pci_probe",
+    ];
+    const want = [
+      ["café", 10, 0, "nvme_probe", "local_pci_probe"],
+      ["cafü", 10, 0, "nvme_probe", "local_pci_probe"],
+      ["进程名", 11, 1, "nvme_probe", "local_pci_probe"],
+      ["🙂🙃", 12, 1, "fünc", "pärent"],
+      ["🙂🙃", 12, 1, "tracing_mark_write", null],
+      ["plain", 13, 2, "nvme_probe", "local_pci_probe"],
+    ];
+    const small = parseTrace(`${lines.join("\n")}\n`);
+    expect(issuesOf(small)).toEqual([]);
+    expect(small.value.events.map((e) => [e.comm, e.pid, e.cpu, e.func, e.parent])).toEqual(want);
+    expect(small.value.events[4]?.text).toBe("WALL 1709460000.5 ünïcode");
+    // Enough copies that the lines straddle byte windows; ASCII and non-ASCII lines alternate.
+    const times = Math.ceil((5 * 1024 * 1024) / (lines.join("\n").length + 1));
+    const large = parseTrace(`${lines.join("\n")}\n`.repeat(times)).value.events;
+    expect(large.length).toBe(want.length * times);
+    const wrong = large.flatMap((e, i) =>
+      JSON.stringify([e.comm, e.pid, e.cpu, e.func, e.parent]) === JSON.stringify(want[i % want.length])
+        ? []
+        : [e.line],
+    );
+    expect(wrong).toEqual([]);
+  });
+
+  it("builds the events once, on first read, and shows them to spreads and JSON like a field", () => {
+    const r = parseTrace(fixture("synthetic/ftrace/current-kernel/sys/kernel/tracing/trace")).value;
+    expect(r.eventCount).toBe(11);
+    const events = r.events;
+    expect(r.events).toBe(events);
+    expect({ ...r }.events).toBe(events);
+    expect(JSON.parse(JSON.stringify(r)).events).toHaveLength(11);
+  });
+
+  it("keeps each CPU's first timestamp and the last one without building the events", () => {
+    const r = parseTrace(fixture("synthetic/ftrace/late-coverage/sys/kernel/tracing/trace")).value;
+    const first = new Map<number, number>();
+    for (const ev of r.events) if (!first.has(ev.cpu)) first.set(ev.cpu, ev.ts);
+    expect(r.firstTsByCpu).toEqual([...first].map(([cpu, ts]) => ({ cpu, ts })));
+    expect(r.lastTs).toBe(r.events.at(-1)?.ts);
+    expect(parseTrace("# tracer: nop\n").value).toMatchObject({
+      firstTsByCpu: [],
+      lastTs: null,
+      eventCount: 0,
+    });
+  });
+});
+
 describe("parseTraceClock", () => {
   it.each([
     [

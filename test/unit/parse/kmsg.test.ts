@@ -636,6 +636,74 @@ describe("kernel log parsers on damaged input", () => {
   });
 });
 
+describe("kernel log parsers on large logs", () => {
+  const WINDOW = 4 * 1024 * 1024;
+
+  it("reads a dictionary whose lines straddle the end of a byte window (4 MB)", () => {
+    const record = "pci 0000:3b:00.5: [1ded:5004] type 00 class 0x010802";
+    const first = " SUBSYSTEM=pci";
+    const second = " DEVICE=+pci:0000:3b:00.5";
+    const line = (seq: number, message: string) => `6,${seq},${seq * 1000},-;${message}\n`;
+    // Records up to where the dictionary's first line ends just inside the window and its second one
+    // crosses the window's end.
+    const start = WINDOW - (line(9_999_999, record).length + first.length) - 3;
+    const fill: string[] = [];
+    let size = 0;
+    let seq = 1;
+    while (start - size > 200) {
+      const l = line(seq++, "x".repeat(60));
+      fill.push(l);
+      size += l.length;
+    }
+    const pad = line(seq++, "");
+    fill.push(line(seq - 1, "x".repeat(start - size - pad.length)));
+    const text = `${fill.join("")}${line(9_999_999, record)}${first}\n${second}\n${line(10_000_000, "after")}`;
+    expect(text.indexOf(`${first}\n`) + first.length).toBeLessThan(WINDOW);
+    expect(text.indexOf(`${second}\n`) + second.length).toBeGreaterThanOrEqual(WINDOW);
+    const r = parseKmsg(text);
+    expect(issuesOf(r)).toEqual([]);
+    const records = r.value.records;
+    expect(records.slice(-2).map((x) => [x.text, x.dict])).toEqual([
+      [record, { SUBSYSTEM: "pci", DEVICE: "+pci:0000:3b:00.5" }],
+      ["after", {}],
+    ]);
+  });
+
+  it("reads logs of several byte windows like the records they repeat", () => {
+    const kmsg = fixture("real/kmsg/dev-kmsg-boot.txt");
+    const dmesg = fixture("real/kmsg/dmesg-r-boot.txt");
+    for (const [text, parse] of [
+      [kmsg, parseKmsg],
+      [dmesg, parseDmesg],
+    ] as const) {
+      const one = parse(text).value.records.map(({ line: _l, seq: _s, ...rest }) => JSON.stringify(rest));
+      const times = Math.ceil((9 * 1024 * 1024) / text.length);
+      const r = parse(text.repeat(times));
+      // /dev/kmsg's seq starts over with each copy; nothing else is wrong.
+      expect(issuesOf(r).filter((i) => i.code !== "inconsistent" && !/more issues/.test(i.message))).toEqual(
+        [],
+      );
+      expect(r.value.recordCount).toBe(one.length * times);
+      const wrong = r.value.records.flatMap(({ line, seq: _s, ...rest }, i) =>
+        JSON.stringify(rest) === one[i % one.length] ? [] : [line],
+      );
+      expect(wrong).toEqual([]);
+    }
+  });
+
+  it("builds records once and hands kernelLogFacts the same objects", () => {
+    const log = parseKmsg(fixture("synthetic/kmsg/incident-6.6-dev-kmsg.txt")).value;
+    expect(log.recordCount).toBe(11);
+    const facts = kernelLogFacts(log);
+    const records = log.records;
+    expect(log.records).toBe(records);
+    expect(facts.every((f) => records.includes(f.record))).toBe(true);
+    expect(kernelLogFacts(log).map((f) => f.record)).toEqual(facts.map((f) => f.record));
+    expect({ ...log }.records).toBe(records);
+    expect(JSON.parse(JSON.stringify(log)).records).toHaveLength(11);
+  });
+});
+
 describe("readKernelLog", () => {
   const file = (data: string, capped?: boolean): EvidenceEntry => ({
     kind: "file",
