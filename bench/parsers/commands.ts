@@ -5,28 +5,8 @@
  */
 import { parseFuserMv } from "../../shared/parse/commands/fuser.js";
 import { parseLsofFields } from "../../shared/parse/commands/lsof.js";
+import { hexOf, prng } from "../random.js";
 import type { ParserBench } from "../types.js";
-
-/** Deterministic PRNG (mulberry32) so every run parses the same bytes. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function hexOf(rand: () => number, n: number): string {
-  let s = "";
-  while (s.length < n)
-    s += Math.floor(rand() * 0x100000000)
-      .toString(16)
-      .padStart(8, "0");
-  return s.slice(0, n);
-}
 
 const COMMANDS = [
   "containerd-shim",

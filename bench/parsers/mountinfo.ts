@@ -4,28 +4,13 @@
  * token tmpfs, CSI publish mounts and their globalmounts, and the odd escaped path.
  */
 import { parseMountinfo } from "../../shared/parse/mountinfo.js";
+import { hexOf, prng } from "../random.js";
 import type { ParserBench } from "../types.js";
-
-/** Deterministic PRNG (mulberry32) so every run parses the same bytes. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function generateMountinfo(targetBytes: number, seed = 7): string {
   const rand = prng(seed);
   const int = (n: number) => Math.floor(rand() * n);
-  const hex = (n: number) => {
-    let s = "";
-    while (s.length < n) s += int(0x100000000).toString(16).padStart(8, "0");
-    return s.slice(0, n);
-  };
+  const hex = (n: number) => hexOf(rand, n);
   const uuid = () => `${hex(8)}-${hex(4)}-${hex(4)}-${hex(4)}-${hex(12)}`;
   const snap = "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots";
   const lines: string[] = [

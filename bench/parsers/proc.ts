@@ -6,18 +6,8 @@
  */
 import { parseCgroup } from "../../shared/parse/cgroup.js";
 import { parseProcStat } from "../../shared/parse/proc.js";
+import { hexOf, prng } from "../random.js";
 import type { ParserBench } from "../types.js";
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const COMMS = [
   "kworker/17:2-events",
@@ -72,11 +62,7 @@ const V1 = [
 export function generateCgroup(targetBytes: number, seed = 13): string {
   const rand = prng(seed);
   const int = (n: number) => Math.floor(rand() * n);
-  const hex = (n: number) => {
-    let s = "";
-    while (s.length < n) s += int(0x100000000).toString(16).padStart(8, "0");
-    return s.slice(0, n);
-  };
+  const hex = (n: number) => hexOf(rand, n);
   const files: string[] = [];
   let bytes = 0;
   while (bytes < targetBytes) {

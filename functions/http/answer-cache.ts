@@ -61,10 +61,6 @@ export class AnswerCache {
     this.entries.clear();
     this.inflight.clear();
   }
-
-  get size(): number {
-    return this.entries.size;
-  }
 }
 
 /** The isolate's cache of fleet answers: 30 s, 500 distinct questions. */

@@ -2,8 +2,9 @@
 import { z } from "@hono/zod-openapi";
 import { parseRfc3339 } from "../../shared/contracts/events.js";
 import { ApiError } from "../../shared/errors.js";
+import { DAY_MS } from "../../shared/time.js";
 
-export const DEFAULT_WINDOW_MS = 30 * 86_400_000;
+export const DEFAULT_WINDOW_MS = 30 * DAY_MS;
 
 export const WindowQuery = z.object({
   since: z.string().optional().openapi({ description: "RFC 3339; default 30 days before `until`" }),

@@ -5,9 +5,10 @@ import { parseWebhooks, signBody } from "../../shared/alerts/webhook.js";
 import { patternHosts, patternSummary, patternTimeline } from "../../shared/db/episodes.js";
 import { hosts } from "../../shared/db/schema.js";
 import { fleetReport, reportHtml, reportMarkdown } from "../../shared/reports/fleet-report.js";
+import { DAY_MS } from "../../shared/time.js";
 import type { Job } from "../scheduled.js";
 
-const WINDOW_MS = 7 * 86_400_000;
+const WINDOW_MS = 7 * DAY_MS;
 
 export const fleetReportJob: Job = async ({ env, scheduledTime }) => {
   const db = makeDb(env.DB);

@@ -2,10 +2,8 @@
 import { and, between, desc, eq, gte, inArray, lte, sql } from "drizzle-orm";
 import type { EpisodeChange, EpisodeState } from "../detect/episodes.js";
 import type { DetectorId, Verdict } from "../detect/types.js";
+import { DAY_MS } from "../time.js";
 import { detectorDays, episodes, hosts } from "./schema.js";
-
-const DAY_MS = 86_400_000;
-
 import type { Db } from "./types.js";
 
 export type EpisodeRow = typeof episodes.$inferSelect;

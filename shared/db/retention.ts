@@ -1,5 +1,6 @@
 /** Retention for D1 (docs/storage.md): what D1 keeps, for how long. Raw evidence stays in R2. */
 import { and, eq, inArray, lt } from "drizzle-orm";
+import { DAY_MS, HOUR_MS } from "../time.js";
 import {
   controlPlaneEvents,
   dailyRollups,
@@ -11,23 +12,20 @@ import {
 } from "./schema.js";
 import type { Db } from "./types.js";
 
-const HOUR = 3600_000;
-const DAY = 24 * HOUR;
-
 export const RETENTION = {
   /** The correlation window (shared/pipeline/correlate.ts). */
-  eventsMs: 72 * HOUR,
-  parsedSnapshotsMs: 3 * DAY,
-  rejectedSnapshotsMs: 30 * DAY,
-  resolvedEpisodesMs: 90 * DAY,
-  ingestErrorsMs: 30 * DAY,
+  eventsMs: 72 * HOUR_MS,
+  parsedSnapshotsMs: 3 * DAY_MS,
+  rejectedSnapshotsMs: 30 * DAY_MS,
+  resolvedEpisodesMs: 90 * DAY_MS,
+  ingestErrorsMs: 30 * DAY_MS,
   /** Rollups outlive the episodes they count: the timeline answers "since when" for a year. */
   rollupDays: 400,
 } as const;
 
 /** Deletes what has aged out; returns the rows deleted per table. */
 export async function applyRetention(db: Db, nowMs: number): Promise<Record<string, number>> {
-  const oldestDay = Math.floor(nowMs / DAY) - RETENTION.rollupDays;
+  const oldestDay = Math.floor(nowMs / DAY_MS) - RETENTION.rollupDays;
   // One transaction: while rollup_hold has its row, deleting an aged-out episode keeps its days counted.
   const [, events, parsed, rejected, resolved, , errors, rollups] = await db.batch([
     db.insert(rollupHold).values({ id: 1 }).onConflictDoNothing(),

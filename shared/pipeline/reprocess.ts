@@ -3,6 +3,7 @@
  * because the index keeps only a few days (docs/storage.md).
  */
 import type { ObjectNotification } from "../contracts/queue.js";
+import { DAY_MS } from "../time.js";
 import type { ObjectStore } from "./ports.js";
 import { snapshotKeyOf } from "./process-snapshot.js";
 
@@ -16,7 +17,7 @@ export function utcDays(sinceMs: number, untilMs: number): string[] {
     new Date(sinceMs).getUTCMonth(),
     new Date(sinceMs).getUTCDate(),
   );
-  for (let t = start; t <= untilMs && days.length < 400; t += 86_400_000)
+  for (let t = start; t <= untilMs && days.length < 400; t += DAY_MS)
     days.push(new Date(t).toISOString().slice(0, 10));
   return days;
 }

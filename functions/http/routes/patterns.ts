@@ -8,6 +8,7 @@ import {
 } from "../../../shared/db/episodes.js";
 import { DETECTOR_IDS } from "../../../shared/detect/types.js";
 import { ApiError } from "../../../shared/errors.js";
+import { DAY_MS } from "../../../shared/time.js";
 import { cachedAnswer } from "../answer-cache.js";
 import { requireScope } from "../auth.js";
 import { bearerSecurity, subApp } from "../context.js";
@@ -177,7 +178,7 @@ export const patternsApp = subApp()
       const { detector } = c.req.valid("param");
       const q = c.req.valid("query");
       const w = readWindow(q, Date.now());
-      if (w.untilMs - w.sinceMs > 400 * 86_400_000)
+      if (w.untilMs - w.sinceMs > 400 * DAY_MS)
         throw new ApiError("invalid_request", "timeline window over 400 days");
       const buckets = await patternTimeline(c.get("db"), { ...w, detector });
       return c.json({ detector, bucket: q.bucket, buckets }, 200);

@@ -4,6 +4,7 @@ import { r2Store } from "../../../infra/worker/r2.js";
 import { Rfc3339Ms } from "../../../shared/contracts/events.js";
 import { ApiError } from "../../../shared/errors.js";
 import { planReprocess } from "../../../shared/pipeline/reprocess.js";
+import { DAY_MS } from "../../../shared/time.js";
 import { requireScope } from "../auth.js";
 import { bearerSecurity, subApp } from "../context.js";
 import { ErrorResponse } from "../schemas.js";
@@ -37,7 +38,7 @@ export const reprocessApp = subApp().openapi(
     const req = c.req.valid("json");
     const untilMs = req.until ?? Date.now();
     if (untilMs < req.since) throw new ApiError("invalid_request", "until is before since");
-    if (untilMs - req.since > 400 * 86_400_000)
+    if (untilMs - req.since > 400 * DAY_MS)
       throw new ApiError("invalid_request", "range over 400 days; split it");
     const plan = await planReprocess({
       store: r2Store(c.env.SNAPSHOTS),
