@@ -1,9 +1,23 @@
 /** Episode storage and the fleet-pattern queries behind /v1/patterns and /v1/incidents. */
-import { and, between, desc, eq, gte, inArray, lte, sql } from "drizzle-orm";
+import {
+  and,
+  between,
+  desc,
+  eq,
+  gt,
+  gte,
+  inArray,
+  lt,
+  lte,
+  max,
+  or,
+  type SQLWrapper,
+  sql,
+} from "drizzle-orm";
 import type { EpisodeChange, EpisodeState } from "../detect/episodes.js";
 import type { DetectorId, Verdict } from "../detect/types.js";
 import { DAY_MS } from "../time.js";
-import { detectorDays, episodes, hosts } from "./schema.js";
+import { detectorDays, detectorLastDays, episodes, hostDetectors, hosts } from "./schema.js";
 import type { Db } from "./types.js";
 
 export type EpisodeRow = typeof episodes.$inferSelect;
@@ -133,8 +147,115 @@ export interface Window {
 const overlaps = (w: Window) =>
   and(gte(episodes.lastSeenMs, w.sinceMs), lte(episodes.firstSeenMs, w.untilMs));
 
+/**
+ * Whether the window ends at or after every stored episode's first sighting, as the usual question
+ * ("since T", up to now) does. Then an episode is in the window exactly when it was last seen at or after
+ * `since`, and the answers come from the tables that triggers keep by day of last sighting
+ * (`detector_last_days`, `host_detectors`) instead of a scan of every episode in the window.
+ */
+async function endsAfterEveryStart(db: Db, w: Window): Promise<boolean> {
+  // max() over the leading column of episodes_first_seen: one index probe
+  const [row] = await db
+    .select({ latest: max(episodes.firstSeenMs) })
+    .from(episodes)
+    .all();
+  return row?.latest == null || w.untilMs >= row.latest;
+}
+
+/** The window's first UTC day and its last millisecond: the part read from the indexes, not the day tables. */
+function firstDayOf(w: Window) {
+  const day = Math.floor(w.sinceMs / DAY_MS);
+  return { day, endMs: (day + 1) * DAY_MS - 1 };
+}
+
+export interface PatternSummaryRow {
+  detector: string;
+  hosts: number;
+  occurrences: number;
+  firstSeenMs: number;
+  lastSeenMs: number;
+}
+
 /** Per detector: affected hosts, occurrences (episodes plus their regressions), first and last seen. */
-export function patternSummary(db: Db, w: Window) {
+export async function patternSummary(db: Db, w: Window): Promise<PatternSummaryRow[]> {
+  if (!(await endsAfterEveryStart(db, w))) return patternSummaryScan(db, w);
+  const first = firstDayOf(w);
+  const startDay = and(gte(episodes.lastSeenMs, w.sinceMs), lte(episodes.lastSeenMs, first.endMs));
+  const [days, startEpisodes, startHosts] = await db.batch([
+    // every whole day after the first: one row per detector and day
+    db
+      .select({
+        detector: detectorLastDays.detector,
+        hosts: sql<number>`sum(${detectorLastDays.hosts})`,
+        occurrences: sql<number>`sum(${detectorLastDays.episodes} + ${detectorLastDays.regressions})`,
+        firstSeenMs: sql<number | null>`min(${detectorLastDays.minFirstSeenMs})`,
+        // the detector's latest sighting: the last entry of its episodes_detector_last range
+        lastSeenMs: sql<
+          number | null
+        >`(SELECT e.last_seen_ms FROM episodes e WHERE e.detector = ${detectorLastDays.detector} ORDER BY e.last_seen_ms DESC LIMIT 1)`,
+      })
+      .from(detectorLastDays)
+      .where(gt(detectorLastDays.day, first.day))
+      .groupBy(detectorLastDays.detector),
+    // the first day from `since` on, exactly
+    db
+      .select({
+        detector: episodes.detector,
+        occurrences: sql<number>`count(*) + sum(${episodes.regressions})`,
+        firstSeenMs: sql<number>`min(${episodes.firstSeenMs})`,
+        lastSeenMs: sql<number>`max(${episodes.lastSeenMs})`,
+      })
+      .from(episodes)
+      .where(startDay)
+      .groupBy(episodes.detector),
+    db
+      .select({ detector: hostDetectors.detector, hosts: sql<number>`count(*)` })
+      .from(hostDetectors)
+      .where(
+        and(
+          inArray(
+            hostDetectors.detector,
+            db
+              .select({ d: detectorLastDays.detector })
+              .from(detectorLastDays)
+              .where(and(eq(detectorLastDays.day, first.day), gt(detectorLastDays.hosts, 0))),
+          ),
+          gte(hostDetectors.lastSeenMs, w.sinceMs),
+          lte(hostDetectors.lastSeenMs, first.endMs),
+        ),
+      )
+      .groupBy(hostDetectors.detector),
+  ]);
+  const out = new Map<string, PatternSummaryRow>();
+  const row = (detector: string) => {
+    let r = out.get(detector);
+    if (!r) {
+      r = { detector, hosts: 0, occurrences: 0, firstSeenMs: Infinity, lastSeenMs: -Infinity };
+      out.set(detector, r);
+    }
+    return r;
+  };
+  for (const d of days) {
+    const r = row(d.detector);
+    r.hosts += d.hosts;
+    r.occurrences += d.occurrences;
+    r.firstSeenMs = Math.min(r.firstSeenMs, d.firstSeenMs ?? Infinity);
+    r.lastSeenMs = Math.max(r.lastSeenMs, d.lastSeenMs ?? -Infinity);
+  }
+  for (const e of startEpisodes) {
+    const r = row(e.detector);
+    r.occurrences += e.occurrences;
+    r.firstSeenMs = Math.min(r.firstSeenMs, e.firstSeenMs);
+    r.lastSeenMs = Math.max(r.lastSeenMs, e.lastSeenMs);
+  }
+  for (const h of startHosts) row(h.detector).hosts += h.hosts;
+  // Days whose episodes all went (withdrawn, aged out) keep a row of zeros; a detector with an
+  // occurrence has both of its sightings.
+  return [...out.values()].filter((r) => r.occurrences > 0);
+}
+
+/** patternSummary for any window, by a scan of every episode active in it (windows that end in the past). */
+export function patternSummaryScan(db: Db, w: Window): Promise<PatternSummaryRow[]> {
   return db
     .select({
       detector: episodes.detector,
@@ -149,11 +270,67 @@ export function patternSummary(db: Db, w: Window) {
     .all();
 }
 
+export interface PatternHostsArgs extends Window {
+  detector: string;
+  limit: number;
+  after?: { lastSeenMs: number; hostId: string } | undefined;
+}
+
+export interface PatternHostRow {
+  hostId: string;
+  occurrences: number;
+  firstSeenMs: number;
+  lastSeenMs: number;
+}
+
 /** Hosts hit by one detector in the window, most recently seen first; keyset cursor on (lastSeen, hostId). */
-export function patternHosts(
-  db: Db,
-  args: Window & { detector: string; limit: number; after?: { lastSeenMs: number; hostId: string } },
-) {
+export async function patternHosts(db: Db, args: PatternHostsArgs): Promise<PatternHostRow[]> {
+  if (!(await endsAfterEveryStart(db, args))) return patternHostsScan(db, args);
+  // One page of host_detectors_last, newest first, then those hosts' episodes in the window.
+  const page = db
+    .select({ hostId: hostDetectors.hostId, lastSeenMs: hostDetectors.lastSeenMs })
+    .from(hostDetectors)
+    .where(
+      and(
+        eq(hostDetectors.detector, args.detector),
+        gte(hostDetectors.lastSeenMs, args.sinceMs),
+        args.after
+          ? and(
+              lte(hostDetectors.lastSeenMs, args.after.lastSeenMs),
+              or(
+                lt(hostDetectors.lastSeenMs, args.after.lastSeenMs),
+                lt(hostDetectors.hostId, args.after.hostId),
+              ),
+            )
+          : undefined,
+      ),
+    )
+    .orderBy(desc(hostDetectors.lastSeenMs), desc(hostDetectors.hostId))
+    .limit(args.limit)
+    .as("page");
+  return db
+    .select({
+      hostId: page.hostId,
+      occurrences: sql<number>`count(*) + sum(${episodes.regressions})`,
+      firstSeenMs: sql<number>`min(${episodes.firstSeenMs})`,
+      lastSeenMs: page.lastSeenMs,
+    })
+    .from(page)
+    .innerJoin(
+      episodes,
+      and(
+        eq(episodes.hostId, page.hostId),
+        eq(episodes.detector, args.detector),
+        gte(episodes.lastSeenMs, args.sinceMs),
+      ),
+    )
+    .groupBy(page.hostId)
+    .orderBy(desc(page.lastSeenMs), desc(page.hostId))
+    .all();
+}
+
+/** patternHosts for any window, by a scan of the detector's episodes active in it. */
+export function patternHostsScan(db: Db, args: PatternHostsArgs): Promise<PatternHostRow[]> {
   const last = sql<number>`max(${episodes.lastSeenMs})`;
   return db
     .select({
@@ -187,12 +364,28 @@ export type BreakdownAttribute = keyof typeof BREAKDOWN_ATTRIBUTES;
  * Affected hosts by attribute value against the whole fleet: `share` of affected hosts with the value,
  * and `lift` = share among affected / share in the fleet (above 1: over-represented).
  */
-export async function patternBreakdown(db: Db, args: Window & { detector: string; by: BreakdownAttribute }) {
-  const col = BREAKDOWN_ATTRIBUTES[args.by];
+export async function patternBreakdown(db: Db, args: BreakdownArgs) {
+  if (!(await endsAfterEveryStart(db, args))) return patternBreakdownScan(db, args);
+  const affectedHosts = db
+    .select({ hostId: hostDetectors.hostId })
+    .from(hostDetectors)
+    .where(and(eq(hostDetectors.detector, args.detector), gte(hostDetectors.lastSeenMs, args.sinceMs)));
+  return breakdownOf(db, args, affectedHosts);
+}
+
+/** patternBreakdown for any window, from a scan of the detector's episodes active in it. */
+export function patternBreakdownScan(db: Db, args: BreakdownArgs) {
   const affectedHosts = db
     .selectDistinct({ hostId: episodes.hostId })
     .from(episodes)
     .where(and(eq(episodes.detector, args.detector), overlaps(args)));
+  return breakdownOf(db, args, affectedHosts);
+}
+
+type BreakdownArgs = Window & { detector: string; by: BreakdownAttribute };
+
+async function breakdownOf(db: Db, args: BreakdownArgs, affectedHosts: SQLWrapper) {
+  const col = BREAKDOWN_ATTRIBUTES[args.by];
   const [affected, fleet] = await Promise.all([
     db
       .select({ value: col, hosts: sql<number>`count(*)` })

@@ -173,6 +173,9 @@ export const episodes = sqliteTable(
     index("episodes_last").on(t.lastSeenMs, t.firstSeenMs, t.detector, t.hostId, t.regressions),
     // GET /v1/hosts/{id} and re-deciding a host: its episodes by status
     index("episodes_host_status").on(t.hostId, t.status),
+    // GET /v1/patterns/{d}/hosts: one page of hosts' episodes in the window (covering); the
+    // host_detectors triggers' max(last_seen_ms) for one host and detector
+    index("episodes_host_detector_last").on(t.hostId, t.detector, t.lastSeenMs, t.firstSeenMs, t.regressions),
     // GET /v1/incidents?detector=&status= newest first
     index("episodes_detector_status_first").on(t.detector, t.status, t.firstSeenMs, t.id),
     // GET /v1/incidents (no filter, or by host) newest first
@@ -221,6 +224,49 @@ export const detectorDays = sqliteTable(
   (t) => [primaryKey({ columns: [t.detector, t.day] })],
 );
 
+/**
+ * Per detector and host: the last sighting of any of the host's episodes, kept by triggers on
+ * `episodes` (infra/migrations/0002_window_rollups.sql) as exactly max(last_seen_ms) of the episodes
+ * stored, retention's deletes included. "Hosts hit since T" is then a range of one index.
+ */
+export const hostDetectors = sqliteTable(
+  "host_detectors",
+  {
+    detector: text("detector").notNull(),
+    hostId: text("host_id").notNull(),
+    lastSeenMs: integer("last_seen_ms").notNull(),
+  },
+  (t) => [
+    // the triggers' upsert for one host and detector
+    primaryKey({ columns: [t.detector, t.hostId] }),
+    // GET /v1/patterns/{d}/hosts newest first (keyset), breakdown's affected hosts, the boundary day's count
+    index("host_detectors_last").on(t.detector, t.lastSeenMs, t.hostId),
+  ],
+);
+
+/**
+ * Per detector and UTC day of the *last* sighting, kept by triggers (0002) as exactly what `episodes`
+ * and `host_detectors` hold: a window that ends now counts every episode and host whose last sighting is
+ * after its start, so whole days come from here and only the start's own day is read from the indexes.
+ */
+export const detectorLastDays = sqliteTable(
+  "detector_last_days",
+  {
+    detector: text("detector").notNull(),
+    /** UTC day number of last_seen_ms. */
+    day: integer("day").notNull(),
+    /** Episodes last seen that day, and their regressions. */
+    episodes: integer("episodes").notNull(),
+    regressions: integer("regressions").notNull(),
+    /** The earliest first sighting among them (null when none). */
+    minFirstSeenMs: integer("min_first_seen_ms"),
+    /** Hosts whose last sighting of this detector (host_detectors) is that day. */
+    hosts: integer("hosts").notNull(),
+  },
+  // GET /v1/patterns: every detector's days after the window's first day.
+  (t) => [primaryKey({ columns: [t.detector, t.day] })],
+);
+
 /** 0..1023: the day offsets the rollup triggers expand an episode's span over (no CTEs in triggers). */
 export const dayOffsets = sqliteTable("day_offsets", { n: integer("n").primaryKey() });
 
@@ -236,6 +282,8 @@ export const schema = {
   episodes,
   dailyRollups,
   detectorDays,
+  hostDetectors,
+  detectorLastDays,
   dayOffsets,
   rollupHold,
 };

@@ -3,7 +3,19 @@
  * after every kind of write the service makes: episodes opened, seen again on later days, seen
  * earlier (a late event), regressed, resolved, withdrawn (deleted), and aged out by retention.
  */
+import { drizzle } from "drizzle-orm/d1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  patternBreakdown,
+  patternBreakdownScan,
+  patternHosts,
+  patternHostsScan,
+  patternSummary,
+  patternSummaryScan,
+  type Window,
+} from "../../shared/db/episodes.js";
+import { schema } from "../../shared/db/schema.js";
+import type { Db } from "../../shared/db/types.js";
 import { startTestService, type TestService } from "../support/service.js";
 
 let svc: TestService;
@@ -45,9 +57,91 @@ async function recount(d1: D1Database) {
 
 type D1Database = Awaited<ReturnType<TestService["mf"]["getD1Database"]>>;
 
+/** host_detectors and detector_last_days as the triggers keep them, and as a recount says they should be. */
+async function lastSightings(d1: D1Database) {
+  const q = async (sql: string) => (await d1.prepare(sql).all()).results;
+  return {
+    hosts: await q("SELECT detector, host_id, last_seen_ms FROM host_detectors ORDER BY 1, 2"),
+    days: await q(
+      "SELECT detector, day, episodes, regressions, min_first_seen_ms, hosts FROM detector_last_days WHERE episodes > 0 OR hosts > 0 ORDER BY 1, 2",
+    ),
+  };
+}
+async function recountLastSightings(d1: D1Database) {
+  const q = async (sql: string) => (await d1.prepare(sql).all()).results;
+  return {
+    hosts: await q(
+      "SELECT detector, host_id, max(last_seen_ms) AS last_seen_ms FROM episodes GROUP BY 1, 2 ORDER BY 1, 2",
+    ),
+    days: await q(
+      `WITH e AS (
+         SELECT detector, last_seen_ms / ${DAY} AS day, count(*) AS episodes, sum(regressions) AS regressions,
+                min(first_seen_ms) AS min_first_seen_ms
+         FROM episodes GROUP BY 1, 2),
+       h AS (
+         SELECT detector, max(last_seen_ms) / ${DAY} AS day FROM episodes GROUP BY detector, host_id)
+       SELECT e.detector, e.day, e.episodes, e.regressions, e.min_first_seen_ms,
+              (SELECT count(*) FROM h WHERE h.detector = e.detector AND h.day = e.day) AS hosts
+       FROM e ORDER BY 1, 2`,
+    ),
+  };
+}
+
+/**
+ * The answers for windows that end now (read from the day tables) against a scan of the episodes, for
+ * starts on, just after and between day boundaries, before every episode and after the last.
+ */
+async function expectWindowsMatchScan(db: Db) {
+  const starts = [
+    NOW - 40 * DAY,
+    NOW - 7 * DAY,
+    NOW - 7 * DAY + 1,
+    NOW - 3 * DAY - 5 * 3_600_000,
+    NOW - DAY / 2,
+    NOW,
+    NOW + DAY,
+  ];
+  for (const sinceMs of starts) {
+    const w: Window = { sinceMs, untilMs: NOW + 2 * DAY };
+    const byDetector = (rows: { detector: string }[]) =>
+      [...rows].sort((a, b) => a.detector.localeCompare(b.detector));
+    expect(byDetector(await patternSummary(db, w)), `summary since ${sinceMs}`).toEqual(
+      byDetector(await patternSummaryScan(db, w)),
+    );
+    for (const detector of DETECTORS) {
+      const all = await patternHostsScan(db, { ...w, detector, limit: 1000 });
+      expect(await patternHosts(db, { ...w, detector, limit: 1000 }), `hosts ${detector}`).toEqual(all);
+      // paged two at a time with the keyset cursor
+      const paged = [];
+      let after: { lastSeenMs: number; hostId: string } | undefined;
+      for (;;) {
+        const page = await patternHosts(db, { ...w, detector, limit: 2, after });
+        paged.push(...page);
+        const last = page.at(-1);
+        if (page.length < 2 || !last) break;
+        after = { lastSeenMs: last.lastSeenMs, hostId: last.hostId };
+      }
+      expect(paged).toEqual(all);
+      const by = { ...w, detector, by: "zone" as const };
+      expect(await patternBreakdown(db, by)).toEqual(await patternBreakdownScan(db, by));
+    }
+  }
+}
+
 describe("rollups kept by triggers", () => {
   it("match a recount of the episodes after a random mix of writes", async () => {
     const d1 = await svc.mf.getD1Database("DB");
+    const db = drizzle(d1 as never, { schema }) as unknown as Db;
+    await d1.batch(
+      [0, 1, 2, 3, 4].map((h) =>
+        d1
+          .prepare(
+            `INSERT INTO hosts (host_id, first_seen_ms, last_seen_ms, view_captured_at_ms, latest_snapshot_key, zone)
+             VALUES (?, ?, ?, ?, 'k', ?)`,
+          )
+          .bind(`i-${h}`, NOW, NOW, NOW, `zone-${h % 2}`),
+      ),
+    );
     let seed = 7;
     const rand = (n: number) => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
@@ -104,6 +198,11 @@ describe("rollups kept by triggers", () => {
     // Emptied host-days are removed, never left at zero.
     const zero = await d1.prepare("SELECT count(*) AS n FROM daily_rollups WHERE episodes <= 0").first("n");
     expect(zero).toBe(0);
+    // The tables by day of last sighting, and every answer read from them.
+    const sightings = await recountLastSightings(d1);
+    expect(sightings.hosts.length).toBeGreaterThan(5);
+    expect(await lastSightings(d1)).toEqual(sightings);
+    await expectWindowsMatchScan(db);
   });
 
   it("keep the days of episodes that retention removes, and drop rollups past 400 days", async () => {
@@ -139,6 +238,8 @@ describe("rollups kept by triggers", () => {
     const left = await d1.prepare("SELECT count(*) AS n FROM episodes WHERE host_id = 'i-aged'").first("n");
     expect(left).toBe(0);
     expect(await days()).toEqual([{ day: Math.floor(old / DAY), hosts: 1, active: 1, started: 1 }]);
+    // What answers windows follows the episodes stored: the aged-out host is gone from it.
+    expect(await lastSightings(d1)).toEqual(await recountLastSightings(d1));
     // The hold is released: a withdrawal after retention updates the rollups again.
     expect(await d1.prepare("SELECT count(*) AS n FROM rollup_hold").first("n")).toBe(0);
   });
