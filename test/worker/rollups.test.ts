@@ -3,6 +3,7 @@
  * after every kind of write the service makes: episodes opened, seen again on later days, seen
  * earlier (a late event), regressed, resolved, withdrawn (deleted), and aged out by retention.
  */
+import type { D1Database } from "@cloudflare/workers-types";
 import { drizzle } from "drizzle-orm/d1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -16,6 +17,7 @@ import {
 } from "../../shared/db/episodes.js";
 import { schema } from "../../shared/db/schema.js";
 import type { Db } from "../../shared/db/types.js";
+import { keptDays, keptLastSightings, recountDays, recountLastSightings } from "../support/rollups.js";
 import { startTestService, type TestService } from "../support/service.js";
 
 let svc: TestService;
@@ -29,63 +31,6 @@ afterAll(async () => {
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 10, 26, 12);
 const DETECTORS = ["reattach-bdf-race", "orphan-globalmount", "trace-blind-spot"];
-
-/** detector_days as the triggers keep it, and as a full recount of `episodes` says it should be. */
-async function kept(d1: D1Database) {
-  return (
-    await d1
-      .prepare(
-        "SELECT detector, day, hosts, active, started FROM detector_days WHERE hosts > 0 ORDER BY 1, 2",
-      )
-      .all()
-  ).results;
-}
-async function recount(d1: D1Database) {
-  return (
-    await d1
-      .prepare(
-        `WITH hd AS (
-           SELECT e.host_id, e.detector, e.first_seen_ms / ${DAY} + o.n AS day, count(*) AS episodes, sum(o.n = 0) AS started
-           FROM episodes e JOIN day_offsets o ON o.n <= e.last_seen_ms / ${DAY} - e.first_seen_ms / ${DAY}
-           GROUP BY 1, 2, 3)
-         SELECT detector, day, count(*) AS hosts, sum(episodes) AS active, sum(started) AS started
-         FROM hd GROUP BY detector, day ORDER BY 1, 2`,
-      )
-      .all()
-  ).results;
-}
-
-type D1Database = Awaited<ReturnType<TestService["mf"]["getD1Database"]>>;
-
-/** host_detectors and detector_last_days as the triggers keep them, and as a recount says they should be. */
-async function lastSightings(d1: D1Database) {
-  const q = async (sql: string) => (await d1.prepare(sql).all()).results;
-  return {
-    hosts: await q("SELECT detector, host_id, last_seen_ms FROM host_detectors ORDER BY 1, 2"),
-    days: await q(
-      "SELECT detector, day, episodes, regressions, min_first_seen_ms, hosts FROM detector_last_days WHERE episodes > 0 OR hosts > 0 ORDER BY 1, 2",
-    ),
-  };
-}
-async function recountLastSightings(d1: D1Database) {
-  const q = async (sql: string) => (await d1.prepare(sql).all()).results;
-  return {
-    hosts: await q(
-      "SELECT detector, host_id, max(last_seen_ms) AS last_seen_ms FROM episodes GROUP BY 1, 2 ORDER BY 1, 2",
-    ),
-    days: await q(
-      `WITH e AS (
-         SELECT detector, last_seen_ms / ${DAY} AS day, count(*) AS episodes, sum(regressions) AS regressions,
-                min(first_seen_ms) AS min_first_seen_ms
-         FROM episodes GROUP BY 1, 2),
-       h AS (
-         SELECT detector, max(last_seen_ms) / ${DAY} AS day FROM episodes GROUP BY detector, host_id)
-       SELECT e.detector, e.day, e.episodes, e.regressions, e.min_first_seen_ms,
-              (SELECT count(*) FROM h WHERE h.detector = e.detector AND h.day = e.day) AS hosts
-       FROM e ORDER BY 1, 2`,
-    ),
-  };
-}
 
 /**
  * The answers for windows that end now (read from the day tables) against a scan of the episodes, for
@@ -130,7 +75,7 @@ async function expectWindowsMatchScan(db: Db) {
 
 describe("rollups kept by triggers", () => {
   it("match a recount of the episodes after a random mix of writes", async () => {
-    const d1 = await svc.mf.getD1Database("DB");
+    const d1 = (await svc.mf.getD1Database("DB")) as unknown as D1Database;
     const db = drizzle(d1 as never, { schema }) as unknown as Db;
     await d1.batch(
       [0, 1, 2, 3, 4].map((h) =>
@@ -192,21 +137,21 @@ describe("rollups kept by triggers", () => {
       }
     }
     expect(live.size).toBeGreaterThan(20);
-    const counted = await recount(d1);
+    const counted = await recountDays(d1);
     expect(counted.length).toBeGreaterThan(10);
-    expect(await kept(d1)).toEqual(counted);
+    expect(await keptDays(d1)).toEqual(counted);
     // Emptied host-days are removed, never left at zero.
     const zero = await d1.prepare("SELECT count(*) AS n FROM daily_rollups WHERE episodes <= 0").first("n");
     expect(zero).toBe(0);
     // The tables by day of last sighting, and every answer read from them.
     const sightings = await recountLastSightings(d1);
     expect(sightings.hosts.length).toBeGreaterThan(5);
-    expect(await lastSightings(d1)).toEqual(sightings);
+    expect(await keptLastSightings(d1)).toEqual(sightings);
     await expectWindowsMatchScan(db);
   });
 
   it("keep the days of episodes that retention removes, and drop rollups past 400 days", async () => {
-    const d1 = await svc.mf.getD1Database("DB");
+    const d1 = (await svc.mf.getD1Database("DB")) as unknown as D1Database;
     const old = NOW - 200 * DAY;
     const ancient = NOW - 401 * DAY;
     await d1.batch(
@@ -239,7 +184,7 @@ describe("rollups kept by triggers", () => {
     expect(left).toBe(0);
     expect(await days()).toEqual([{ day: Math.floor(old / DAY), hosts: 1, active: 1, started: 1 }]);
     // What answers windows follows the episodes stored: the aged-out host is gone from it.
-    expect(await lastSightings(d1)).toEqual(await recountLastSightings(d1));
+    expect(await keptLastSightings(d1)).toEqual(await recountLastSightings(d1));
     // The hold is released: a withdrawal after retention updates the rollups again.
     expect(await d1.prepare("SELECT count(*) AS n FROM rollup_hold").first("n")).toBe(0);
   });
