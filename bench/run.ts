@@ -112,7 +112,7 @@ if (sections.has("queries")) {
     days: 90,
     concurrency: 8,
     requests: 400,
-    coldRequests: 5,
+    coldRequests: 40,
   });
   results.queries = q.endpoints;
   results.queriesFleet = { ...q.seeded, concurrency: q.concurrency };
@@ -120,7 +120,12 @@ if (sections.has("queries")) {
     Object.fromEntries(
       Object.entries(q.endpoints).map(([k, v]) => [
         k,
-        { p50Ms: v.p50Ms, p99Ms: v.p99Ms, "cold p50Ms": v.cold.p50Ms, "cold p99Ms": v.cold.p99Ms },
+        {
+          "c=1 p50/p99": `${v.byConcurrency[1]?.p50Ms} / ${v.byConcurrency[1]?.p99Ms}`,
+          "c=4 p50/p99": `${v.byConcurrency[4]?.p50Ms} / ${v.byConcurrency[4]?.p99Ms}`,
+          [`c=${q.concurrency} p50/p99`]: `${v.p50Ms} / ${v.p99Ms}`,
+          "cold p50/p99": `${v.cold.p50Ms} / ${v.cold.p99Ms}`,
+        },
       ]),
     ),
   );
