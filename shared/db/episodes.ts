@@ -1,23 +1,9 @@
 /** Episode storage and the fleet-pattern queries behind /v1/patterns and /v1/incidents. */
-import {
-  and,
-  between,
-  desc,
-  eq,
-  gt,
-  gte,
-  inArray,
-  lt,
-  lte,
-  max,
-  or,
-  type SQLWrapper,
-  sql,
-} from "drizzle-orm";
+import { and, between, desc, eq, gte, inArray, lte, type SQLWrapper, sql } from "drizzle-orm";
 import type { EpisodeChange, EpisodeState } from "../detect/episodes.js";
 import type { DetectorId, Verdict } from "../detect/types.js";
 import { DAY_MS } from "../time.js";
-import { detectorDays, detectorLastDays, episodes, hostDetectors, hosts } from "./schema.js";
+import { detectorDays, episodes, hosts } from "./schema.js";
 import type { Db } from "./types.js";
 
 export type EpisodeRow = typeof episodes.$inferSelect;
@@ -148,24 +134,21 @@ const overlaps = (w: Window) =>
   and(gte(episodes.lastSeenMs, w.sinceMs), lte(episodes.firstSeenMs, w.untilMs));
 
 /**
- * Whether the window ends at or after every stored episode's first sighting, as the usual question
- * ("since T", up to now) does. Then an episode is in the window exactly when it was last seen at or after
- * `since`, and the answers come from the tables that triggers keep by day of last sighting
- * (`detector_last_days`, `host_detectors`) instead of a scan of every episode in the window.
+ * The fast answers rest on one fact: an episode first seen by the end of the window is in it exactly
+ * when it was last seen at or after `since`. So they count what the triggers keep by day of *last*
+ * sighting (`detector_last_days`, `host_detectors`), and then take back out the episodes first seen after
+ * the window ends (their last sighting is after `since` too, so they were counted). A window that ends
+ * now has none or a few (hosts whose clocks run ahead); one that ends in the past can have most of the
+ * table, and above this many it is answered by a scan instead.
  */
-async function endsAfterEveryStart(db: Db, w: Window): Promise<boolean> {
-  // max() over the leading column of episodes_first_seen: one index probe
-  const [row] = await db
-    .select({ latest: max(episodes.firstSeenMs) })
-    .from(episodes)
-    .all();
-  return row?.latest == null || w.untilMs >= row.latest;
-}
+const MAX_STARTS_AFTER = 1000;
 
-/** The window's first UTC day and its last millisecond: the part read from the indexes, not the day tables. */
-function firstDayOf(w: Window) {
-  const day = Math.floor(w.sinceMs / DAY_MS);
-  return { day, endMs: (day + 1) * DAY_MS - 1 };
+async function fewStartAfter(db: Db, w: Window): Promise<boolean> {
+  // a range of episodes_first_seen, stopped at the limit
+  const [row] = await db.all<{ n: number }>(
+    sql`SELECT count(*) AS n FROM (SELECT 1 FROM episodes WHERE first_seen_ms > ${w.untilMs} LIMIT ${MAX_STARTS_AFTER + 1})`,
+  );
+  return (row?.n ?? 0) <= MAX_STARTS_AFTER;
 }
 
 export interface PatternSummaryRow {
@@ -178,80 +161,44 @@ export interface PatternSummaryRow {
 
 /** Per detector: affected hosts, occurrences (episodes plus their regressions), first and last seen. */
 export async function patternSummary(db: Db, w: Window): Promise<PatternSummaryRow[]> {
-  if (!(await endsAfterEveryStart(db, w))) return patternSummaryScan(db, w);
-  const first = firstDayOf(w);
-  const startDay = and(gte(episodes.lastSeenMs, w.sinceMs), lte(episodes.lastSeenMs, first.endMs));
-  const [days, startEpisodes, startHosts] = await db.batch([
-    // every whole day after the first: one row per detector and day
-    db
-      .select({
-        detector: detectorLastDays.detector,
-        hosts: sql<number>`sum(${detectorLastDays.hosts})`,
-        occurrences: sql<number>`sum(${detectorLastDays.episodes} + ${detectorLastDays.regressions})`,
-        firstSeenMs: sql<number | null>`min(${detectorLastDays.minFirstSeenMs})`,
-        // the detector's latest sighting: the last entry of its episodes_detector_last range
-        lastSeenMs: sql<
-          number | null
-        >`(SELECT e.last_seen_ms FROM episodes e WHERE e.detector = ${detectorLastDays.detector} ORDER BY e.last_seen_ms DESC LIMIT 1)`,
-      })
-      .from(detectorLastDays)
-      .where(gt(detectorLastDays.day, first.day))
-      .groupBy(detectorLastDays.detector),
-    // the first day from `since` on, exactly
-    db
-      .select({
-        detector: episodes.detector,
-        occurrences: sql<number>`count(*) + sum(${episodes.regressions})`,
-        firstSeenMs: sql<number>`min(${episodes.firstSeenMs})`,
-        lastSeenMs: sql<number>`max(${episodes.lastSeenMs})`,
-      })
-      .from(episodes)
-      .where(startDay)
-      .groupBy(episodes.detector),
-    db
-      .select({ detector: hostDetectors.detector, hosts: sql<number>`count(*)` })
-      .from(hostDetectors)
-      .where(
-        and(
-          inArray(
-            hostDetectors.detector,
-            db
-              .select({ d: detectorLastDays.detector })
-              .from(detectorLastDays)
-              .where(and(eq(detectorLastDays.day, first.day), gt(detectorLastDays.hosts, 0))),
-          ),
-          gte(hostDetectors.lastSeenMs, w.sinceMs),
-          lte(hostDetectors.lastSeenMs, first.endMs),
-        ),
-      )
-      .groupBy(hostDetectors.detector),
-  ]);
-  const out = new Map<string, PatternSummaryRow>();
-  const row = (detector: string) => {
-    let r = out.get(detector);
-    if (!r) {
-      r = { detector, hosts: 0, occurrences: 0, firstSeenMs: Infinity, lastSeenMs: -Infinity };
-      out.set(detector, r);
-    }
-    return r;
-  };
-  for (const d of days) {
-    const r = row(d.detector);
-    r.hosts += d.hosts;
-    r.occurrences += d.occurrences;
-    r.firstSeenMs = Math.min(r.firstSeenMs, d.firstSeenMs ?? Infinity);
-    r.lastSeenMs = Math.max(r.lastSeenMs, d.lastSeenMs ?? -Infinity);
-  }
-  for (const e of startEpisodes) {
-    const r = row(e.detector);
-    r.occurrences += e.occurrences;
-    r.firstSeenMs = Math.min(r.firstSeenMs, e.firstSeenMs);
-    r.lastSeenMs = Math.max(r.lastSeenMs, e.lastSeenMs);
-  }
-  for (const h of startHosts) row(h.detector).hosts += h.hosts;
-  // Days whose episodes all went (withdrawn, aged out) keep a row of zeros; a detector with an
-  // occurrence has both of its sightings.
-  return [...out.values()].filter((r) => r.occurrences > 0);
+  if (!(await fewStartAfter(db, w))) return patternSummaryScan(db, w);
+  const { sinceMs: since, untilMs: until } = w;
+  const day = Math.floor(since / DAY_MS);
+  const dayEnd = (day + 1) * DAY_MS - 1;
+  // The earliest first sighting needs no correction: one in the window is at most `until`, below any
+  // taken out. The latest sighting walks episodes_detector_last down past those taken out.
+  return db.all<PatternSummaryRow>(sql`
+    WITH parts (detector, hosts, occurrences, first_seen_ms) AS (
+      -- every whole day after since's own: one row per detector and day
+      SELECT detector, hosts, episodes + regressions, min_first_seen_ms FROM detector_last_days
+      WHERE day > ${day}
+      UNION ALL
+      -- since's day from since on, exactly
+      SELECT detector, 0, count(*) + sum(regressions), min(first_seen_ms) FROM episodes
+      WHERE last_seen_ms BETWEEN ${since} AND ${dayEnd} GROUP BY detector
+      UNION ALL
+      SELECT detector, count(*), 0, NULL FROM host_detectors
+      WHERE detector IN (SELECT detector FROM detector_last_days WHERE day = ${day} AND hosts > 0)
+        AND last_seen_ms BETWEEN ${since} AND ${dayEnd}
+      GROUP BY detector
+      UNION ALL
+      -- taken back out: episodes first seen after the window
+      SELECT detector, 0, -(count(*) + sum(regressions)), NULL FROM episodes
+      WHERE first_seen_ms > ${until} GROUP BY detector
+      UNION ALL
+      -- and hosts whose only episodes in the window are those
+      SELECT f.detector, -count(DISTINCT f.host_id), 0, NULL FROM episodes f
+      WHERE f.first_seen_ms > ${until} AND NOT EXISTS (
+        SELECT 1 FROM episodes e WHERE e.host_id = f.host_id AND e.detector = f.detector
+          AND e.last_seen_ms >= ${since} AND e.first_seen_ms <= ${until})
+      GROUP BY f.detector
+    )
+    SELECT detector, sum(hosts) AS hosts, sum(occurrences) AS occurrences, min(first_seen_ms) AS firstSeenMs,
+      (SELECT e.last_seen_ms FROM episodes e INDEXED BY episodes_detector_last
+       WHERE e.detector = parts.detector AND e.first_seen_ms <= ${until}
+       ORDER BY e.last_seen_ms DESC LIMIT 1) AS lastSeenMs
+    FROM parts GROUP BY detector
+    HAVING sum(occurrences) > 0`);
 }
 
 /** patternSummary for any window, by a scan of every episode active in it (windows that end in the past). */
@@ -285,48 +232,38 @@ export interface PatternHostRow {
 
 /** Hosts hit by one detector in the window, most recently seen first; keyset cursor on (lastSeen, hostId). */
 export async function patternHosts(db: Db, args: PatternHostsArgs): Promise<PatternHostRow[]> {
-  if (!(await endsAfterEveryStart(db, args))) return patternHostsScan(db, args);
-  // One page of host_detectors_last, newest first, then those hosts' episodes in the window.
-  const page = db
-    .select({ hostId: hostDetectors.hostId, lastSeenMs: hostDetectors.lastSeenMs })
-    .from(hostDetectors)
-    .where(
-      and(
-        eq(hostDetectors.detector, args.detector),
-        gte(hostDetectors.lastSeenMs, args.sinceMs),
-        args.after
-          ? and(
-              lte(hostDetectors.lastSeenMs, args.after.lastSeenMs),
-              or(
-                lt(hostDetectors.lastSeenMs, args.after.lastSeenMs),
-                lt(hostDetectors.hostId, args.after.hostId),
-              ),
-            )
-          : undefined,
-      ),
+  if (!(await fewStartAfter(db, args))) return patternHostsScan(db, args);
+  const { detector, sinceMs: since, untilMs: until, limit, after } = args;
+  const beforeCursor = after
+    ? sql`AND last_seen_ms <= ${after.lastSeenMs} AND (last_seen_ms < ${after.lastSeenMs} OR host_id < ${after.hostId})`
+    : sql``;
+  // A host's latest sighting is host_detectors' unless it has episodes first seen after the window
+  // (`late`): those few hosts get theirs from their own episodes in the window. One page of each, newest
+  // first, then the page's episodes in the window.
+  return db.all<PatternHostRow>(sql`
+    WITH late (host_id) AS (
+      SELECT DISTINCT host_id FROM episodes WHERE first_seen_ms > ${until} AND detector = ${detector}
+    ),
+    page (host_id, last_seen_ms) AS (
+      SELECT * FROM (
+        SELECT host_id, last_seen_ms FROM host_detectors
+        WHERE detector = ${detector} AND last_seen_ms >= ${since} AND host_id NOT IN late ${beforeCursor}
+        ORDER BY last_seen_ms DESC, host_id DESC LIMIT ${limit})
+      UNION ALL
+      SELECT * FROM (
+        SELECT host_id, (
+          SELECT max(e.last_seen_ms) FROM episodes e WHERE e.host_id = late.host_id AND e.detector = ${detector}
+            AND e.last_seen_ms >= ${since} AND e.first_seen_ms <= ${until}) AS last_seen_ms
+        FROM late)
+      WHERE last_seen_ms IS NOT NULL ${beforeCursor}
+      ORDER BY last_seen_ms DESC, host_id DESC LIMIT ${limit}
     )
-    .orderBy(desc(hostDetectors.lastSeenMs), desc(hostDetectors.hostId))
-    .limit(args.limit)
-    .as("page");
-  return db
-    .select({
-      hostId: page.hostId,
-      occurrences: sql<number>`count(*) + sum(${episodes.regressions})`,
-      firstSeenMs: sql<number>`min(${episodes.firstSeenMs})`,
-      lastSeenMs: page.lastSeenMs,
-    })
-    .from(page)
-    .innerJoin(
-      episodes,
-      and(
-        eq(episodes.hostId, page.hostId),
-        eq(episodes.detector, args.detector),
-        gte(episodes.lastSeenMs, args.sinceMs),
-      ),
-    )
-    .groupBy(page.hostId)
-    .orderBy(desc(page.lastSeenMs), desc(page.hostId))
-    .all();
+    SELECT page.host_id AS hostId, count(*) + sum(e.regressions) AS occurrences,
+      min(e.first_seen_ms) AS firstSeenMs, page.last_seen_ms AS lastSeenMs
+    FROM page JOIN episodes e ON e.host_id = page.host_id AND e.detector = ${detector}
+      AND e.last_seen_ms >= ${since} AND e.first_seen_ms <= ${until}
+    GROUP BY page.host_id
+    ORDER BY page.last_seen_ms DESC, page.host_id DESC`);
 }
 
 /** patternHosts for any window, by a scan of the detector's episodes active in it. */
@@ -365,11 +302,16 @@ export type BreakdownAttribute = keyof typeof BREAKDOWN_ATTRIBUTES;
  * and `lift` = share among affected / share in the fleet (above 1: over-represented).
  */
 export async function patternBreakdown(db: Db, args: BreakdownArgs) {
-  if (!(await endsAfterEveryStart(db, args))) return patternBreakdownScan(db, args);
-  const affectedHosts = db
-    .select({ hostId: hostDetectors.hostId })
-    .from(hostDetectors)
-    .where(and(eq(hostDetectors.detector, args.detector), gte(hostDetectors.lastSeenMs, args.sinceMs)));
+  if (!(await fewStartAfter(db, args))) return patternBreakdownScan(db, args);
+  const { detector, sinceMs: since, untilMs: until } = args;
+  // last seen since the start, less those whose only episodes in the window began after it
+  const affectedHosts = sql`(
+    SELECT host_id FROM host_detectors WHERE detector = ${detector} AND last_seen_ms >= ${since}
+    EXCEPT
+    SELECT f.host_id FROM episodes f WHERE f.first_seen_ms > ${until} AND f.detector = ${detector}
+      AND NOT EXISTS (
+        SELECT 1 FROM episodes e WHERE e.host_id = f.host_id AND e.detector = ${detector}
+          AND e.last_seen_ms >= ${since} AND e.first_seen_ms <= ${until}))`;
   return breakdownOf(db, args, affectedHosts);
 }
 

@@ -33,8 +33,10 @@ const NOW = Date.UTC(2026, 10, 26, 12);
 const DETECTORS = ["reattach-bdf-race", "orphan-globalmount", "trace-blind-spot"];
 
 /**
- * The answers for windows that end now (read from the day tables) against a scan of the episodes, for
- * starts on, just after and between day boundaries, before every episode and after the last.
+ * The answers read from the day tables against a scan of the episodes, for starts on, just after and
+ * between day boundaries, before every episode and after the last; for windows that end after every
+ * episode began, and windows that end before a few began (a host clock running ahead, a window that
+ * ends hours ago).
  */
 async function expectWindowsMatchScan(db: Db) {
   const starts = [
@@ -46,11 +48,15 @@ async function expectWindowsMatchScan(db: Db) {
     NOW,
     NOW + DAY,
   ];
-  for (const sinceMs of starts) {
-    const w: Window = { sinceMs, untilMs: NOW + 2 * DAY };
+  const ends = [NOW + 2 * DAY, NOW - 2 * 3_600_000, NOW - 2 * DAY];
+  const windows = starts.flatMap((sinceMs) =>
+    ends.filter((untilMs) => untilMs >= sinceMs).map((untilMs): Window => ({ sinceMs, untilMs })),
+  );
+  expect(windows.length).toBeGreaterThan(15);
+  for (const w of windows) {
     const byDetector = (rows: { detector: string }[]) =>
       [...rows].sort((a, b) => a.detector.localeCompare(b.detector));
-    expect(byDetector(await patternSummary(db, w)), `summary since ${sinceMs}`).toEqual(
+    expect(byDetector(await patternSummary(db, w)), `summary ${JSON.stringify(w)}`).toEqual(
       byDetector(await patternSummaryScan(db, w)),
     );
     for (const detector of DETECTORS) {
