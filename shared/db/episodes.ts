@@ -165,7 +165,8 @@ export async function patternSummary(db: Db, w: Window): Promise<PatternSummaryR
   const { sinceMs: since, untilMs: until } = w;
   const day = Math.floor(since / DAY_MS);
   const dayEnd = (day + 1) * DAY_MS - 1;
-  // The earliest first sighting needs no correction: one in the window is at most `until`, below any
+  // The episodes taken out are read through episodes_first_seen (pinned: SQLite otherwise scanned a
+  // whole index to group by detector). The earliest first sighting needs no correction: one in the window is at most `until`, below any
   // taken out. The latest sighting walks episodes_detector_last down past those taken out.
   return db.all<PatternSummaryRow>(sql`
     WITH parts (detector, hosts, occurrences, first_seen_ms) AS (
@@ -183,11 +184,11 @@ export async function patternSummary(db: Db, w: Window): Promise<PatternSummaryR
       GROUP BY detector
       UNION ALL
       -- taken back out: episodes first seen after the window
-      SELECT detector, 0, -(count(*) + sum(regressions)), NULL FROM episodes
+      SELECT detector, 0, -(count(*) + sum(regressions)), NULL FROM episodes INDEXED BY episodes_first_seen
       WHERE first_seen_ms > ${until} GROUP BY detector
       UNION ALL
       -- and hosts whose only episodes in the window are those
-      SELECT f.detector, -count(DISTINCT f.host_id), 0, NULL FROM episodes f
+      SELECT f.detector, -count(DISTINCT f.host_id), 0, NULL FROM episodes f INDEXED BY episodes_first_seen
       WHERE f.first_seen_ms > ${until} AND NOT EXISTS (
         SELECT 1 FROM episodes e WHERE e.host_id = f.host_id AND e.detector = f.detector
           AND e.last_seen_ms >= ${since} AND e.first_seen_ms <= ${until})
@@ -239,10 +240,12 @@ export async function patternHosts(db: Db, args: PatternHostsArgs): Promise<Patt
     : sql``;
   // A host's latest sighting is host_detectors' unless it has episodes first seen after the window
   // (`late`): those few hosts get theirs from their own episodes in the window. One page of each, newest
-  // first, then the page's episodes in the window.
+  // first, then the page's episodes in the window. The plan is pinned (INDEXED BY, CROSS JOIN for the
+  // page as the outer loop): left to itself, SQLite drove the join from every episode of the detector.
   return db.all<PatternHostRow>(sql`
     WITH late (host_id) AS (
-      SELECT DISTINCT host_id FROM episodes WHERE first_seen_ms > ${until} AND detector = ${detector}
+      SELECT DISTINCT host_id FROM episodes INDEXED BY episodes_first_seen
+      WHERE first_seen_ms > ${until} AND detector = ${detector}
     ),
     page (host_id, last_seen_ms) AS (
       SELECT * FROM (
@@ -260,7 +263,8 @@ export async function patternHosts(db: Db, args: PatternHostsArgs): Promise<Patt
     )
     SELECT page.host_id AS hostId, count(*) + sum(e.regressions) AS occurrences,
       min(e.first_seen_ms) AS firstSeenMs, page.last_seen_ms AS lastSeenMs
-    FROM page JOIN episodes e ON e.host_id = page.host_id AND e.detector = ${detector}
+    FROM page CROSS JOIN episodes e INDEXED BY episodes_host_detector_last
+    WHERE e.host_id = page.host_id AND e.detector = ${detector}
       AND e.last_seen_ms >= ${since} AND e.first_seen_ms <= ${until}
     GROUP BY page.host_id
     ORDER BY page.last_seen_ms DESC, page.host_id DESC`);
@@ -308,7 +312,8 @@ export async function patternBreakdown(db: Db, args: BreakdownArgs) {
   const affectedHosts = sql`(
     SELECT host_id FROM host_detectors WHERE detector = ${detector} AND last_seen_ms >= ${since}
     EXCEPT
-    SELECT f.host_id FROM episodes f WHERE f.first_seen_ms > ${until} AND f.detector = ${detector}
+    SELECT f.host_id FROM episodes f INDEXED BY episodes_first_seen
+    WHERE f.first_seen_ms > ${until} AND f.detector = ${detector}
       AND NOT EXISTS (
         SELECT 1 FROM episodes e WHERE e.host_id = f.host_id AND e.detector = ${detector}
           AND e.last_seen_ms >= ${since} AND e.first_seen_ms <= ${until}))`;
