@@ -246,6 +246,9 @@ describe("parseCgroup on damaged input", () => {
     ["4:memory", "malformed_line"],
     ["x:memory:/", "invalid_field"],
     [":memory:/", "invalid_field"],
+    ["1x:memory:/", "invalid_field"],
+    ["1234567890123456:memory:/", "invalid_field"], // over 15 digits
+    ["12 memory /", "malformed_line"],
   ])("reports %j as %s on its line and keeps the rest", (bad, code) => {
     const r = parseCgroup(`${bad}\n${good}`);
     expect(issuesOf(r)).toMatchObject([{ code, line: 1 }]);
@@ -268,6 +271,13 @@ describe("parseCgroup on damaged input", () => {
       ownerPath: `/docker/${C1}`,
       containerId: C1,
       runtime: "docker",
+    });
+  });
+
+  it("reads a hierarchy id with leading zeros, as the kernel never writes but a number allows", () => {
+    expect(parseCgroup("007:memory:/\n").value.entries[0]).toMatchObject({
+      hierarchyId: 7,
+      controllers: "memory",
     });
   });
 
