@@ -5,7 +5,6 @@
  *   systemd   `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod<uid with _>.slice/cri-containerd-<id>.scope`
  *   cgroupfs  `/kubepods/burstable/pod<uid>/<id>`
  */
-import { readDecimal } from "./mountinfo.js";
 import { type IssueCode, IssueList, MAX_LINE_CHARS, type ParseResult, result } from "./result.js";
 
 export const QOS_CLASSES = ["guaranteed", "burstable", "besteffort"] as const;
@@ -47,15 +46,24 @@ export interface CgroupInfo extends CgroupOwner {
 
 const NONE: CgroupOwner = { podUid: null, qos: null, containerId: null, runtime: null };
 
-function isLowerHex(c: number): boolean {
-  return (c >= 48 && c <= 57) || (c >= 97 && c <= 102);
+// Ids and UIDs are fixed-length runs: a sticky regex checks one in a single call (a charCodeAt loop
+// cost a third more), and a fixed count leaves nothing to backtrack.
+const HEX64 = /[0-9a-f]{64}/y;
+const HEX32 = /[0-9a-f]{32}/y;
+const UID36 = /[-_0-9a-f]{36}/y;
+/** A UID as a systemd slice name writes it: 8-4-4-4-12 hex digits with `_` for the dashes. */
+const SLICE_UID = /[0-9a-f]{8}_[0-9a-f]{4}_[0-9a-f]{4}_[0-9a-f]{4}_[0-9a-f]{12}/y;
+const UNDERSCORE = 95;
+
+/** Whether `re` (sticky) matches at `s[at]`. */
+function matchesAt(re: RegExp, s: string, at: number): boolean {
+  re.lastIndex = at;
+  return re.test(s);
 }
 
 /** `s[start, end)` is exactly 64 lowercase hex digits. */
 function isContainerId(s: string, start: number, end: number): boolean {
-  if (end - start !== 64) return false;
-  for (let i = start; i < end; i++) if (!isLowerHex(s.charCodeAt(i))) return false;
-  return true;
+  return end - start === 64 && matchesAt(HEX64, s, start);
 }
 
 /**
@@ -64,19 +72,17 @@ function isContainerId(s: string, start: number, end: number): boolean {
  */
 function readPodUid(s: string, start: number, end: number): string | null {
   const len = end - start;
-  if (len !== 36 && len !== 32) return null;
-  let underscores = false;
-  for (let i = start; i < end; i++) {
-    const c = s.charCodeAt(i);
-    if (isLowerHex(c)) continue;
-    if (len === 36 && (c === 45 || c === 95)) {
-      underscores ||= c === 95;
-      continue;
-    }
-    return null;
+  if (len === 32) return matchesAt(HEX32, s, start) ? s.slice(start, end) : null;
+  if (len !== 36) return null;
+  if (s.charCodeAt(start + 8) === UNDERSCORE && matchesAt(SLICE_UID, s, start)) {
+    // The systemd driver's form: its five groups joined with dashes cost half of a replaceAll (an
+    // array join or a slicing closure cost more).
+    const i = start;
+    return `${s.slice(i, i + 8)}-${s.slice(i + 9, i + 13)}-${s.slice(i + 14, i + 18)}-${s.slice(i + 19, i + 23)}-${s.slice(i + 24, end)}`;
   }
+  if (!matchesAt(UID36, s, start)) return null;
   const uid = s.slice(start, end);
-  return underscores ? uid.replaceAll("_", "-") : uid;
+  return uid.includes("_") ? uid.replaceAll("_", "-") : uid;
 }
 
 /** QoS from the word that ends at `end` (a slice name's part before `-pod`, or the cgroupfs parent dir). */
@@ -92,12 +98,34 @@ const SCOPES: readonly (readonly [prefix: string, runtime: ContainerRuntime])[] 
   ["docker-", "docker"],
 ];
 
+const DIGIT_0 = 48;
+const COLON = 58;
+const DOT = 46;
+const SLASH = 47;
+/** `kubepods/pod<32 hex>`: nothing shorter names a pod, and a container id alone is 64 characters. */
+const SHORTEST_OWNER_PATH = 44;
+/** `.slice` and `.scope`. */
+const UNIT_SUFFIX = 6;
+
+/**
+ * Where `-pod<uid>` starts in a slice name ending at `end` (before `.slice`), or -1. The UID is the
+ * last 32 or 36 characters, so `-pod` sits at one of two offsets: no search along the name. The
+ * 32-digit place is tried first: it is the later `-pod` when both are there.
+ */
+function podInSlice(s: string, from: number, end: number): number {
+  const uidEnd = end - UNIT_SUFFIX;
+  for (const at of [uidEnd - 36, uidEnd - 40]) if (at >= from && s.startsWith("-pod", at)) return at;
+  return -1;
+}
+
 /**
  * Reads pod UID, QoS class and container id out of one cgroup path (either kubelet cgroup driver, v1
  * or v2). The deepest match wins, so a node nested in a container (kind) still names the inner pod.
  * Components are compared in place (no slice per component): this runs for every process.
  */
 export function describeCgroupPath(path: string): CgroupOwner {
+  // The root and other short paths (`/`, `/init.scope`) name no pod: skip the three searches.
+  if (path.length < SHORTEST_OWNER_PATH) return NONE;
   if (path.indexOf("kubepods") === -1 && path.indexOf(".scope") === -1 && path.indexOf("docker") === -1) {
     return NONE;
   }
@@ -108,30 +136,33 @@ export function describeCgroupPath(path: string): CgroupOwner {
   let sawKubepods = false;
   let prevStart = 0;
   let prevEnd = 0;
-  let start = path.charCodeAt(0) === 47 ? 1 : 0;
+  let start = path.charCodeAt(0) === SLASH ? 1 : 0;
   while (start < path.length) {
     let end = path.indexOf("/", start);
     if (end === -1) end = path.length;
     const len = end - start;
-    if (path.endsWith(".slice", end)) {
+    // One character tells most components from a systemd unit, so the suffix compares are rare.
+    const unit = len > UNIT_SUFFIX && path.charCodeAt(end - UNIT_SUFFIX) === DOT;
+    if (unit && path.endsWith(".slice", end)) {
       // systemd driver: `kubepods-burstable-pod<uid>.slice`, `kubelet-kubepods-pod<uid>.slice` (kind)
       const kube = path.indexOf("kubepods", start);
       if (kube !== -1 && kube < end) {
         sawKubepods = true;
-        let pod = -1;
-        for (let at = path.indexOf("-pod", kube); at !== -1 && at < end; at = path.indexOf("-pod", at + 1))
-          pod = at;
-        const uid = pod === -1 ? null : readPodUid(path, pod + 4, end - 6);
+        const pod = podInSlice(path, kube, end);
+        const uid = pod === -1 ? null : readPodUid(path, pod + 4, end - UNIT_SUFFIX);
         if (uid) {
           podUid = uid;
           qos = qosEndingAt(path, pod);
         }
       }
-    } else if (path.endsWith(".scope", end)) {
+    } else if (unit && path.endsWith(".scope", end)) {
       for (const [prefix, rt] of SCOPES) {
-        if (path.startsWith(prefix, start) && isContainerId(path, start + prefix.length, end - 6)) {
-          containerId = path.slice(start + prefix.length, end - 6);
-          runtime = rt;
+        // The id is the last 64 characters: only one prefix has the right length.
+        if (len === prefix.length + 64 + UNIT_SUFFIX && path.startsWith(prefix, start)) {
+          if (isContainerId(path, start + prefix.length, end - UNIT_SUFFIX)) {
+            containerId = path.slice(start + prefix.length, end - UNIT_SUFFIX);
+            runtime = rt;
+          }
           break;
         }
       }
@@ -147,7 +178,7 @@ export function describeCgroupPath(path: string): CgroupOwner {
     } else if (isContainerId(path, start, end)) {
       containerId = path.slice(start, end);
       runtime = prevEnd - prevStart === 6 && path.startsWith("docker", prevStart) ? "docker" : null;
-    } else if (path.startsWith("crio-", start) && isContainerId(path, start + 5, end)) {
+    } else if (len === 5 + 64 && path.startsWith("crio-", start) && isContainerId(path, start + 5, end)) {
       containerId = path.slice(start + 5, end);
       runtime = "cri-o";
     }
@@ -193,9 +224,19 @@ export function parseCgroup(text: string): ParseResult<CgroupInfo> {
         lineNo,
       );
     } else if (end > start) {
-      const c1 = text.indexOf(":", start);
+      // The id's digits are read first: the colon that stops them is the first one, found without a
+      // search (an indexOf and then readDecimal cost more on these short lines).
+      let digitsEnd = start;
+      let n = 0;
+      for (; digitsEnd < end; digitsEnd++) {
+        const d = text.charCodeAt(digitsEnd) - DIGIT_0;
+        if (d < 0 || d > 9) break;
+        n = n * 10 + d;
+      }
+      const c1 = text.charCodeAt(digitsEnd) === COLON ? digitsEnd : text.indexOf(":", digitsEnd);
       const c2 = c1 === -1 || c1 >= end ? -1 : text.indexOf(":", c1 + 1);
-      const id = c2 === -1 || c2 >= end ? -2 : readDecimal(text, start, c1);
+      // As readDecimal: 1 to 15 digits and nothing else.
+      const id = c2 === -1 || c2 >= end ? -2 : c1 === digitsEnd && c1 > start && c1 - start <= 15 ? n : -1;
       if (id === -2) {
         issues = withIssue(issues, "malformed_line", "expected hierarchy-ID:controllers:path", lineNo);
       } else if (id < 0) {
@@ -213,10 +254,14 @@ export function parseCgroup(text: string): ParseResult<CgroupInfo> {
 
   let owner = NONE;
   let ownerPath: string | null = null;
+  let described: string | null = null;
   // v2 first (it is the one kubelet manages on v2 and hybrid hosts), then v1 in file order.
   for (let pass = 0; pass < 2 && owner.podUid === null; pass++) {
     for (const e of entries) {
       if ((e.hierarchyId === 0 && e.controllers === "") !== (pass === 0)) continue;
+      // Hybrid hosts repeat one path on most v1 lines: the same path would say the same again.
+      if (e.path === described) continue;
+      described = e.path;
       const o = describeCgroupPath(e.path);
       if (o.podUid !== null || (o.containerId !== null && owner.containerId === null)) {
         owner = o;
@@ -226,6 +271,15 @@ export function parseCgroup(text: string): ParseResult<CgroupInfo> {
     }
   }
   const version = hasV2 ? (hasV1 ? "hybrid" : "v2") : hasV1 ? "v1" : null;
-  const value: CgroupInfo = { entries, version, ownerPath, ...owner };
+  // Fields written out: a spread copies through a generic path, a cost on every file.
+  const value: CgroupInfo = {
+    entries,
+    version,
+    ownerPath,
+    podUid: owner.podUid,
+    qos: owner.qos,
+    containerId: owner.containerId,
+    runtime: owner.runtime,
+  };
   return issues === null ? { ok: true, value } : result(value, issues.done());
 }

@@ -206,6 +206,32 @@ describe("describeCgroupPath", () => {
     [`/docker/${C2}`, { podUid: null, containerId: C2, runtime: "docker" }],
     [`/system.slice/crio-${C2}.scope`, { podUid: null, containerId: C2, runtime: "cri-o" }],
     [`/kubepods/podcafe/${C3}`, { podUid: null, containerId: C3 }], // short pod dir: not a UID
+    // The shortest path that names a pod (shorter ones are not searched at all).
+    [`kubepods/pod${C1.slice(0, 32)}`, { podUid: C1.slice(0, 32), qos: "guaranteed", containerId: null }],
+    [`kubepods/pod${C1.slice(0, 31)}`, null],
+    // systemd driver: the UID is the last 32 or 36 characters before `.slice`, right after `-pod`.
+    [
+      `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${C1.slice(0, 35)}.slice`,
+      null, // 35 characters
+    ],
+    [
+      `/kubepods.slice/kubepods-pod-pod${C1.slice(0, 32)}.slice`,
+      { podUid: C1.slice(0, 32), qos: "guaranteed" }, // the last `-pod` counts
+    ],
+    [`/kubepods.slice/kubepods-besteffort-pod0d6f2c1a_9e8b_4a7c_b5d4_3e2f1a0b9c8d0.slice`, null], // 37 characters
+    [
+      `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod0d6f2c1a_9e8b_4a7c_b5d4_3e2f1a0b9c8d.slice/docker-${C4}.scope`,
+      {
+        podUid: "0d6f2c1a-9e8b-4a7c-b5d4-3e2f1a0b9c8d",
+        qos: "besteffort",
+        containerId: C4,
+        runtime: "docker",
+      },
+    ],
+    // A scope's prefix is told by the length left for a 64-hex id.
+    [`/system.slice/cri-containerd-${C1.slice(0, 63)}.scope`, null],
+    [`/system.slice/crio-conmon-${C1}.scope`, null],
+    [`/system.slice/docker-${C1}0.scope`, null],
   ])("reads %s as %j", (path, expected) => {
     const got = describeCgroupPath(path);
     if (expected === null) expect(got).toEqual({ podUid: null, qos: null, containerId: null, runtime: null });
@@ -220,10 +246,39 @@ describe("parseCgroup on damaged input", () => {
     ["4:memory", "malformed_line"],
     ["x:memory:/", "invalid_field"],
     [":memory:/", "invalid_field"],
+    ["1x:memory:/", "invalid_field"],
+    ["1234567890123456:memory:/", "invalid_field"], // over 15 digits
+    ["12 memory /", "malformed_line"],
   ])("reports %j as %s on its line and keeps the rest", (bad, code) => {
     const r = parseCgroup(`${bad}\n${good}`);
     expect(issuesOf(r)).toMatchObject([{ code, line: 1 }]);
     expect(r.value.podUid).toBe("3c5e9b7f8a9f4c1e8b7d6a5c4b3a2910");
+  });
+
+  it("on a hybrid host, takes the pod from a later v1 line when earlier ones repeat a container-only path", () => {
+    const docker = `/docker/${C2}`;
+    const pod = `/kubepods/besteffort/pod9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b/${C5}`;
+    const text = `4:memory:${docker}\n3:pids:${docker}\n2:cpu:${pod}\n1:name=systemd:${docker}\n0::/\n`;
+    expect(owner(text)).toMatchObject({
+      version: "hybrid",
+      ownerPath: pod,
+      podUid: "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b",
+      containerId: C5,
+      issues: [],
+    });
+    // Without a pod anywhere, the first path naming a container is kept.
+    expect(owner(`2:memory:/\n1:pids:${docker}\n0::${`/docker/${C1}`}\n`)).toMatchObject({
+      ownerPath: `/docker/${C1}`,
+      containerId: C1,
+      runtime: "docker",
+    });
+  });
+
+  it("reads a hierarchy id with leading zeros, as the kernel never writes but a number allows", () => {
+    expect(parseCgroup("007:memory:/\n").value.entries[0]).toMatchObject({
+      hierarchyId: 7,
+      controllers: "memory",
+    });
   });
 
   it("keeps colons inside the path", () => {

@@ -399,6 +399,48 @@ describe("parseFuserMv layout", () => {
     });
   });
 
+  it.each([
+    ["the 21-blank indent", `${" ".repeat(21)}999        12 F.c.m mysqld`],
+    ["a 20-blank indent", `${" ".repeat(20)}999        12 F.c.m mysqld`],
+    ["a 22-blank indent", `${" ".repeat(22)}999        12 F.c.m mysqld`],
+    ["a tab indent", "\t999        12 F.c.m mysqld"],
+    ["blanks and a tab", `${" ".repeat(21)}\t999        12 F.c.m mysqld`],
+    ["a CRLF line end", `${" ".repeat(21)}999        12 F.c.m mysqld\r`],
+  ])("reads an entry after %s the same way", (_what, entry) => {
+    const r = parseFuserMv(`/mnt/x:\n${entry}\n`);
+    expect(issuesOf(r)).toEqual([]);
+    expect(r.value.names[0]?.processes).toMatchObject([{ user: "999", pid: 12, command: "mysqld", line: 2 }]);
+  });
+
+  it("keeps non-ASCII users and commands, and reads a non-ASCII PID or ACCESS as invalid", () => {
+    const text = [
+      "/mnt/x:",
+      `${" ".repeat(21)}jürgen     12 F.c.m mysqld-é`,
+      `${" ".repeat(21)}root       1٢ F.c.m sh`,
+      `${" ".repeat(21)}root       13 F.é.m sh`,
+      "",
+    ].join("\n");
+    const r = parseFuserMv(text);
+    expect(r.value.names[0]?.processes).toMatchObject([{ user: "jürgen", pid: 12, command: "mysqld-é" }]);
+    expect(issuesOf(r).map((i) => `${i.line}: ${i.code} ${i.message}`)).toEqual([
+      '3: invalid_field PID "1٢"',
+      '4: invalid_field ACCESS "F.é.m"',
+    ]);
+  });
+
+  it("reads a capture longer than one 4 MB byte window, entries on either side of each boundary", () => {
+    const entry = (pid: number) => `${" ".repeat(21)}root   ${String(pid).padStart(6)} .rce. systemd\n`;
+    const count = 150_000; // about 8 MB
+    const text = `/:\n${Array.from({ length: count }, (_, i) => entry(i + 1)).join("")}`;
+    const r = parseFuserMv(text);
+    expect(r.ok).toBe(true);
+    const processes = r.value.names[0]?.processes ?? [];
+    expect(processes.length).toBe(count);
+    expect(processes.every((p, i) => p.pid === i + 1 && p.user === "root" && p.command === "systemd")).toBe(
+      true,
+    );
+  });
+
   it("keeps a NAME that contains colons and blanks (a by-path link, a mount point with a blank)", () => {
     const name = "/dev/disk/by-path/pci-0000:3b:00.3-nvme-1";
     const r = parseFuserMv(`${name}:\n                     root     kernel mount /mnt/data disk\n`);
