@@ -1,5 +1,5 @@
 /** Episode storage and the fleet-pattern queries behind /v1/patterns and /v1/incidents. */
-import { and, between, desc, eq, gte, inArray, lte, type SQLWrapper, sql } from "drizzle-orm";
+import { and, between, desc, eq, gte, lte, type SQLWrapper, sql } from "drizzle-orm";
 import type { EpisodeChange, EpisodeState } from "../detect/episodes.js";
 import type { DetectorId, Verdict } from "../detect/types.js";
 import { DAY_MS } from "../time.js";
@@ -143,12 +143,13 @@ const overlaps = (w: Window) =>
  */
 const MAX_STARTS_AFTER = 1000;
 
-async function fewStartAfter(db: Db, w: Window): Promise<boolean> {
+/** Episodes first seen after the window ends, counted up to one past MAX_STARTS_AFTER. */
+async function startsAfter(db: Db, w: Window): Promise<number> {
   // a range of episodes_first_seen, stopped at the limit
   const [row] = await db.all<{ n: number }>(
     sql`SELECT count(*) AS n FROM (SELECT 1 FROM episodes WHERE first_seen_ms > ${w.untilMs} LIMIT ${MAX_STARTS_AFTER + 1})`,
   );
-  return (row?.n ?? 0) <= MAX_STARTS_AFTER;
+  return row?.n ?? 0;
 }
 
 export interface PatternSummaryRow {
@@ -161,7 +162,7 @@ export interface PatternSummaryRow {
 
 /** Per detector: affected hosts, occurrences (episodes plus their regressions), first and last seen. */
 export async function patternSummary(db: Db, w: Window): Promise<PatternSummaryRow[]> {
-  if (!(await fewStartAfter(db, w))) return patternSummaryScan(db, w);
+  if ((await startsAfter(db, w)) > MAX_STARTS_AFTER) return patternSummaryScan(db, w);
   const { sinceMs: since, untilMs: until } = w;
   const day = Math.floor(since / DAY_MS);
   const dayEnd = (day + 1) * DAY_MS - 1;
@@ -233,7 +234,7 @@ export interface PatternHostRow {
 
 /** Hosts hit by one detector in the window, most recently seen first; keyset cursor on (lastSeen, hostId). */
 export async function patternHosts(db: Db, args: PatternHostsArgs): Promise<PatternHostRow[]> {
-  if (!(await fewStartAfter(db, args))) return patternHostsScan(db, args);
+  if ((await startsAfter(db, args)) > MAX_STARTS_AFTER) return patternHostsScan(db, args);
   const { detector, sinceMs: since, untilMs: until, limit, after } = args;
   const beforeCursor = after
     ? sql`AND last_seen_ms <= ${after.lastSeenMs} AND (last_seen_ms < ${after.lastSeenMs} OR host_id < ${after.hostId})`
@@ -293,11 +294,12 @@ export function patternHostsScan(db: Db, args: PatternHostsArgs): Promise<Patter
     .all();
 }
 
+/** Each attribute a breakdown can group by: its column on `hosts`, and the index that counts the fleet by it. */
 export const BREAKDOWN_ATTRIBUTES = {
-  kernel: hosts.kernelRelease,
-  driver: hosts.diskDrivers,
-  zone: hosts.zone,
-  instanceType: hosts.instanceType,
+  kernel: { column: hosts.kernelRelease, index: "hosts_kernel" },
+  driver: { column: hosts.diskDrivers, index: "hosts_disk_drivers" },
+  zone: { column: hosts.zone, index: "hosts_zone" },
+  instanceType: { column: hosts.instanceType, index: "hosts_instance_type" },
 } as const;
 export type BreakdownAttribute = keyof typeof BREAKDOWN_ATTRIBUTES;
 
@@ -306,18 +308,24 @@ export type BreakdownAttribute = keyof typeof BREAKDOWN_ATTRIBUTES;
  * and `lift` = share among affected / share in the fleet (above 1: over-represented).
  */
 export async function patternBreakdown(db: Db, args: BreakdownArgs) {
-  if (!(await fewStartAfter(db, args))) return patternBreakdownScan(db, args);
+  const late = await startsAfter(db, args);
+  if (late > MAX_STARTS_AFTER) return patternBreakdownScan(db, args);
   const { detector, sinceMs: since, untilMs: until } = args;
-  // last seen since the start, less those whose only episodes in the window began after it
-  const affectedHosts = sql`(
-    SELECT host_id FROM host_detectors WHERE detector = ${detector} AND last_seen_ms >= ${since}
-    EXCEPT
-    SELECT f.host_id FROM episodes f INDEXED BY episodes_first_seen
-    WHERE f.first_seen_ms > ${until} AND f.detector = ${detector}
-      AND NOT EXISTS (
-        SELECT 1 FROM episodes e WHERE e.host_id = f.host_id AND e.detector = ${detector}
-          AND e.last_seen_ms >= ${since} AND e.first_seen_ms <= ${until}))`;
-  return breakdownOf(db, args, affectedHosts);
+  const lastSeenSince = sql`
+    SELECT host_id FROM host_detectors WHERE detector = ${detector} AND last_seen_ms >= ${since}`;
+  if (late === 0) return breakdownOf(db, args, sql`(${lastSeenSince})`);
+  // less the hosts whose only episodes in the window began after it
+  return breakdownOf(
+    db,
+    args,
+    sql`(${lastSeenSince}
+      EXCEPT
+      SELECT f.host_id FROM episodes f INDEXED BY episodes_first_seen
+      WHERE f.first_seen_ms > ${until} AND f.detector = ${detector}
+        AND NOT EXISTS (
+          SELECT 1 FROM episodes e WHERE e.host_id = f.host_id AND e.detector = ${detector}
+            AND e.last_seen_ms >= ${since} AND e.first_seen_ms <= ${until}))`,
+  );
 }
 
 /** patternBreakdown for any window, from a scan of the detector's episodes active in it. */
@@ -332,15 +340,19 @@ export function patternBreakdownScan(db: Db, args: BreakdownArgs) {
 type BreakdownArgs = Window & { detector: string; by: BreakdownAttribute };
 
 async function breakdownOf(db: Db, args: BreakdownArgs, affectedHosts: SQLWrapper) {
-  const col = BREAKDOWN_ATTRIBUTES[args.by];
+  const attribute = BREAKDOWN_ATTRIBUTES[args.by];
+  const col = sql.identifier(attribute.column.name);
+  type Group = { value: string | null; hosts: number };
+  // Neither reads the rows with their view summaries: the affected hosts through hosts_attributes,
+  // the fleet through the attribute's own index. (Raw statements run in parallel: drizzle's D1 batch
+  // takes only query builders.)
   const [affected, fleet] = await Promise.all([
-    db
-      .select({ value: col, hosts: sql<number>`count(*)` })
-      .from(hosts)
-      .where(inArray(hosts.hostId, affectedHosts))
-      .groupBy(col)
-      .all(),
-    db.select({ value: col, hosts: sql<number>`count(*)` }).from(hosts).groupBy(col).all(),
+    db.all<Group>(sql`
+      SELECT ${col} AS value, count(*) AS hosts FROM hosts INDEXED BY hosts_attributes
+      WHERE host_id IN ${affectedHosts} GROUP BY 1`),
+    db.all<Group>(
+      sql`SELECT ${col} AS value, count(*) AS hosts FROM hosts INDEXED BY ${sql.identifier(attribute.index)} GROUP BY 1`,
+    ),
   ]);
   const affectedTotal = affected.reduce((s, r) => s + r.hosts, 0);
   const fleetTotal = fleet.reduce((s, r) => s + r.hosts, 0);

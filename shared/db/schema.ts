@@ -50,10 +50,13 @@ export const hosts = sqliteTable(
     viewSummary: text("view_summary").notNull().default("{}"),
   },
   (t) => [
-    // breakdowns by zone / instance type / kernel over the fleet
+    // GET /v1/patterns/{d}/breakdown: the fleet's count per attribute value, in index order (covering)
     index("hosts_zone").on(t.zone),
     index("hosts_instance_type").on(t.instanceType),
     index("hosts_kernel").on(t.kernelRelease),
+    index("hosts_disk_drivers").on(t.diskDrivers),
+    // and the affected hosts' attributes by host id, without reading rows and their view summaries
+    index("hosts_attributes").on(t.hostId, t.kernelRelease, t.diskDrivers, t.zone, t.instanceType),
   ],
 );
 
