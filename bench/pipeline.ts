@@ -14,6 +14,7 @@ import { type SnapshotBundle, validateBundle } from "../shared/contracts/snapsho
 import { runDetectors } from "../shared/detect/registry.js";
 import { analyzeSnapshot } from "../shared/pipeline/analyze.js";
 import { collectBundle } from "../shipper/collect.js";
+import { kubernetesNodeHost, writeHostTree } from "../test/support/host-tree.js";
 
 const TOKEN = "fl_bench_admin_token";
 const TICKS_PER_SEC = 100;
@@ -57,12 +58,21 @@ export async function runPipelineBench(opts: {
   hosts: number;
   concurrency: number;
 }): Promise<PipelineResult> {
-  const { bundle: base } = await collectBundle({
-    root: "/",
-    hostId: "i-bench",
-    nsenter: null,
-    version: "bench",
-  });
+  // A busy Kubernetes node (about 50 KB gzipped), collected by the real shipper from a synthetic tree:
+  // this machine's own bundle is a third of that and has no pods, CSI disks or kernel traces.
+  const tree = mkdtempSync(join(tmpdir(), "fl-bench-host-"));
+  let base: SnapshotBundle;
+  try {
+    await writeHostTree(tree, kubernetesNodeHost());
+    ({ bundle: base } = await collectBundle({
+      root: tree,
+      hostId: "i-bench",
+      nsenter: null,
+      version: "bench",
+    }));
+  } finally {
+    rmSync(tree, { recursive: true, force: true });
+  }
   const bodies: { gz: Buffer; hostId: string; capturedAtMs: number }[] = [];
   let jsonBytes = 0;
   for (let i = 0; i < opts.count; i++) {
