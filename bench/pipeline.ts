@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { startLocalService } from "../infra/node/local-service.js";
 import { type SnapshotBundle, validateBundle } from "../shared/contracts/snapshot.js";
@@ -56,7 +56,11 @@ export interface PipelineResult {
   /** The part of workerCpuMsPerSnapshot spent in garbage collection. */
   workerGcMsPerSnapshot: number;
   /** Where the Worker's CPU goes: the top functions by self and by inclusive time, ms per snapshot. */
-  workerCpuTop: { selfMsPerSnapshot: [string, number][]; inclusiveMsPerSnapshot: [string, number][] };
+  workerCpuTop: {
+    selfMsPerSnapshot: [string, number][];
+    inclusiveMsPerSnapshot: [string, number][];
+    byFileMsPerSnapshot: [string, number][];
+  };
   snapshots: number;
   profiledSnapshots: number;
   bundleBytesGz: number;
@@ -171,6 +175,7 @@ export async function runPipelineBench(opts: {
     const worker = await profileWorker({
       inspector: await svc.mf.getInspectorURL(),
       workerName: "faultline",
+      sourceMapPath: resolve("dist/worker.mjs.map"),
       ...(opts.saveProfileTo ? { saveTo: opts.saveProfileTo } : {}),
       work: () => drive(profiled, bodies.length),
     });
@@ -188,6 +193,7 @@ export async function runPipelineBench(opts: {
       workerCpuTop: {
         selfMsPerSnapshot: worker.selfMs.map(([k, v]) => [k, perSnapshot(v)]),
         inclusiveMsPerSnapshot: worker.inclusiveMs.map(([k, v]) => [k, perSnapshot(v)]),
+        byFileMsPerSnapshot: worker.byFileMs.map(([k, v]) => [k, perSnapshot(v)]),
       },
       snapshots: timed.length,
       profiledSnapshots: profiled.length,

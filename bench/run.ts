@@ -89,9 +89,16 @@ if (sections.has("pipeline")) {
       "bundle bytes raw": pipeline.bundleBytesJson,
     },
   });
-  console.log("Worker CPU by function (self ms/snapshot):");
+  console.log("Worker CPU-ms per snapshot by function (self) and by source file:");
+  const byFn = pipeline.workerCpuTop.selfMsPerSnapshot;
+  const byFile = pipeline.workerCpuTop.byFileMsPerSnapshot;
   console.table(
-    Object.fromEntries(pipeline.workerCpuTop.selfMsPerSnapshot.slice(0, 12).map(([k, v]) => [k, { ms: v }])),
+    Array.from({ length: Math.min(12, Math.max(byFn.length, byFile.length)) }, (_, i) => ({
+      function: byFn[i]?.[0] ?? "",
+      ms: byFn[i]?.[1] ?? "",
+      file: byFile[i]?.[0] ?? "",
+      "file ms": byFile[i]?.[1] ?? "",
+    })),
   );
   const cost = costModel({
     // Billed CPU is the Worker's own; the local simulators' share of workerd is not.
