@@ -2,18 +2,21 @@
  * End-to-end pipeline throughput through the local service (miniflare: real R2, D1, Queues): POST
  * realistic snapshots with 16 concurrent clients and wait until the consumer has parsed, correlated and
  * stored every one. CPU-ms per snapshot is the workerd process's CPU time over the run divided by the
- * snapshots (ingest request + consumer), read from /proc.
+ * snapshots (ingest request + consumer), read from /proc. The Worker's own CPU comes from a V8 profile of
+ * its isolate over a second, profiled run (bench/worker-profile.ts).
  */
 import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { startLocalService } from "../infra/node/local-service.js";
 import { type SnapshotBundle, validateBundle } from "../shared/contracts/snapshot.js";
 import { runDetectors } from "../shared/detect/registry.js";
 import { analyzeSnapshot } from "../shared/pipeline/analyze.js";
 import { collectBundle } from "../shipper/collect.js";
+import { kubernetesNodeHost, writeHostTree } from "../test/support/host-tree.js";
+import { profileWorker } from "./worker-profile.js";
 
 const TOKEN = "fl_bench_admin_token";
 const TICKS_PER_SEC = 100;
@@ -45,7 +48,21 @@ export interface PipelineResult {
    * median in Node's V8: a lower bound of the Worker's billed CPU, without the simulators.
    */
   workerCodeMsPerSnapshot: number;
+  /**
+   * The Worker's own CPU in workerd per snapshot (ingest request + consumer), without the simulators:
+   * sampled by V8's profiler over the profiled run (bench/worker-profile.ts).
+   */
+  workerCpuMsPerSnapshot: number;
+  /** The part of workerCpuMsPerSnapshot spent in garbage collection. */
+  workerGcMsPerSnapshot: number;
+  /** Where the Worker's CPU goes: the top functions by self and by inclusive time, ms per snapshot. */
+  workerCpuTop: {
+    selfMsPerSnapshot: [string, number][];
+    inclusiveMsPerSnapshot: [string, number][];
+    byFileMsPerSnapshot: [string, number][];
+  };
   snapshots: number;
+  profiledSnapshots: number;
   bundleBytesGz: number;
   bundleBytesJson: number;
   concurrency: number;
@@ -54,18 +71,31 @@ export interface PipelineResult {
 /** Runs the pipeline benchmark with `count` snapshots from `hosts` distinct hosts. */
 export async function runPipelineBench(opts: {
   count: number;
+  /** Snapshots sent after the timed run with the Worker's CPU profiler on. */
+  profileCount: number;
   hosts: number;
   concurrency: number;
+  /** Keep the raw V8 profile (open it in DevTools' Performance panel). */
+  saveProfileTo?: string;
 }): Promise<PipelineResult> {
-  const { bundle: base } = await collectBundle({
-    root: "/",
-    hostId: "i-bench",
-    nsenter: null,
-    version: "bench",
-  });
+  // A busy Kubernetes node (about 50 KB gzipped), collected by the real shipper from a synthetic tree:
+  // this machine's own bundle is a third of that and has no pods, CSI disks or kernel traces.
+  const tree = mkdtempSync(join(tmpdir(), "fl-bench-host-"));
+  let base: SnapshotBundle;
+  try {
+    await writeHostTree(tree, kubernetesNodeHost());
+    ({ bundle: base } = await collectBundle({
+      root: tree,
+      hostId: "i-bench",
+      nsenter: null,
+      version: "bench",
+    }));
+  } finally {
+    rmSync(tree, { recursive: true, force: true });
+  }
   const bodies: { gz: Buffer; hostId: string; capturedAtMs: number }[] = [];
   let jsonBytes = 0;
-  for (let i = 0; i < opts.count; i++) {
+  for (let i = 0; i < opts.count + opts.profileCount; i++) {
     const b: SnapshotBundle = {
       ...base,
       hostId: `i-bench-${String(i % opts.hosts).padStart(5, "0")}`,
@@ -97,53 +127,77 @@ export async function runPipelineBench(opts: {
     quiet: true,
     queueBatchTimeout: 0,
     vars: { FAULTLINE_ADMIN_TOKEN: TOKEN },
+    inspectorPort: 0,
   });
   try {
     const d1 = await svc.mf.getD1Database("DB");
     const url = new URL("/v1/snapshots", svc.url);
+    /** POSTs `items` with `concurrency` clients, then waits until `doneAfter` snapshots are decided. */
+    const drive = async (items: typeof bodies, doneAfter: number): Promise<void> => {
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: opts.concurrency }, async () => {
+          for (let i = next++; i < items.length; i = next++) {
+            const item = items[i] as (typeof items)[number];
+            // The same request the shipper makes (shipper/upload-http.ts).
+            const res = await fetch(url, {
+              method: "POST",
+              body: new Uint8Array(item.gz),
+              headers: {
+                authorization: `Bearer ${TOKEN}`,
+                "content-type": "application/json",
+                "content-encoding": "gzip",
+                "x-faultline-sha256": createHash("sha256").update(item.gz).digest("hex"),
+                "x-faultline-host-id": encodeURIComponent(item.hostId),
+                "x-faultline-captured-at": String(item.capturedAtMs),
+              },
+            });
+            if (res.status !== 201) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
+          }
+        }),
+      );
+      for (;;) {
+        const row = await d1
+          .prepare("SELECT count(*) AS n FROM snapshots WHERE status IN ('parsed','rejected')")
+          .first<{ n: number }>();
+        if ((row?.n ?? 0) >= doneAfter) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    // Timed run without the profiler; then a shorter profiled run over the same hosts.
+    const timed = bodies.slice(0, opts.count);
+    const profiled = bodies.slice(opts.count);
     const cpu0 = workerdCpuSec();
     const t0 = performance.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: opts.concurrency }, async () => {
-        for (let i = next++; i < bodies.length; i = next++) {
-          const item = bodies[i] as (typeof bodies)[number];
-          // The same request the shipper makes (shipper/upload-http.ts).
-          const res = await fetch(url, {
-            method: "POST",
-            body: new Uint8Array(item.gz),
-            headers: {
-              authorization: `Bearer ${TOKEN}`,
-              "content-type": "application/json",
-              "content-encoding": "gzip",
-              "x-faultline-sha256": createHash("sha256").update(item.gz).digest("hex"),
-              "x-faultline-host-id": encodeURIComponent(item.hostId),
-              "x-faultline-captured-at": String(item.capturedAtMs),
-            },
-          });
-          if (res.status !== 201) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
-        }
-      }),
-    );
-    for (;;) {
-      const row = await d1
-        .prepare("SELECT count(*) AS n FROM snapshots WHERE status IN ('parsed','rejected')")
-        .first<{ n: number }>();
-      if ((row?.n ?? 0) >= opts.count) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await drive(timed, timed.length);
     const elapsed = (performance.now() - t0) / 1000;
     const cpu = workerdCpuSec() - cpu0;
+    const worker = await profileWorker({
+      inspector: await svc.mf.getInspectorURL(),
+      workerName: "faultline",
+      sourceMapPath: resolve("dist/worker.mjs.map"),
+      ...(opts.saveProfileTo ? { saveTo: opts.saveProfileTo } : {}),
+      work: () => drive(profiled, bodies.length),
+    });
     const rejected = await d1
       .prepare("SELECT count(*) AS n FROM snapshots WHERE status = 'rejected'")
       .first<{ n: number }>();
     if (rejected?.n) throw new Error(`${rejected.n} snapshots were rejected`);
+    const perSnapshot = (ms: number) => Math.round((ms * 100) / profiled.length) / 100;
     return {
-      snapshotsPerSec: Math.round(opts.count / elapsed),
-      cpuMsPerSnapshot: Math.round((cpu * 1000 * 100) / opts.count) / 100,
+      snapshotsPerSec: Math.round(timed.length / elapsed),
+      cpuMsPerSnapshot: Math.round((cpu * 1000 * 100) / timed.length) / 100,
+      workerCpuMsPerSnapshot: perSnapshot(worker.busyMs),
+      workerGcMsPerSnapshot: perSnapshot(worker.gcMs),
       workerCodeMsPerSnapshot: Math.round((codeMs[50] ?? 0) * 100) / 100,
-      snapshots: opts.count,
-      bundleBytesGz: Math.round(bodies.reduce((s, b) => s + b.gz.length, 0) / bodies.length),
+      workerCpuTop: {
+        selfMsPerSnapshot: worker.selfMs.map(([k, v]) => [k, perSnapshot(v)]),
+        inclusiveMsPerSnapshot: worker.inclusiveMs.map(([k, v]) => [k, perSnapshot(v)]),
+        byFileMsPerSnapshot: worker.byFileMs.map(([k, v]) => [k, perSnapshot(v)]),
+      },
+      snapshots: timed.length,
+      profiledSnapshots: profiled.length,
+      bundleBytesGz: Math.round(timed.reduce((s, b) => s + b.gz.length, 0) / timed.length),
       bundleBytesJson: Math.round(jsonBytes / bodies.length),
       concurrency: opts.concurrency,
     };

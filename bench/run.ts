@@ -5,6 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { runCorrelationBench } from "./correlation.js";
 import { costModel } from "./cost.js";
@@ -25,6 +26,7 @@ const { values } = parseArgs({
     events: { type: "string", default: "3000000" },
   },
 });
+mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
 const sections = new Set((values.only ?? "").split(","));
 const results: Record<string, unknown> = {
   machine: { node: process.version, cpus: cpus().length, at: new Date().toISOString() },
@@ -68,19 +70,39 @@ if (sections.has("shipper")) {
 }
 
 if (sections.has("pipeline")) {
-  const pipeline = await runPipelineBench({ count: Number(values.snapshots), hosts: 200, concurrency: 16 });
+  const pipeline = await runPipelineBench({
+    count: Number(values.snapshots),
+    profileCount: Math.max(100, Math.round(Number(values.snapshots) / 3)),
+    hosts: 200,
+    concurrency: 16,
+    saveProfileTo: fileURLToPath(new URL("./results/pipeline-worker.cpuprofile", import.meta.url)),
+  });
   results.pipeline = pipeline;
   bundleBytes = pipeline.bundleBytesGz;
   console.table({
     pipeline: {
       "snapshots/s": pipeline.snapshotsPerSec,
       "workerd CPU-ms/snapshot (incl. simulators)": pipeline.cpuMsPerSnapshot,
-      "consumer code ms/snapshot": pipeline.workerCodeMsPerSnapshot,
+      "Worker CPU-ms/snapshot (profiled)": pipeline.workerCpuMsPerSnapshot,
+      "consumer code ms/snapshot (Node)": pipeline.workerCodeMsPerSnapshot,
       "bundle bytes gz": pipeline.bundleBytesGz,
+      "bundle bytes raw": pipeline.bundleBytesJson,
     },
   });
+  console.log("Worker CPU-ms per snapshot by function (self) and by source file:");
+  const byFn = pipeline.workerCpuTop.selfMsPerSnapshot;
+  const byFile = pipeline.workerCpuTop.byFileMsPerSnapshot;
+  console.table(
+    Array.from({ length: Math.min(12, Math.max(byFn.length, byFile.length)) }, (_, i) => ({
+      function: byFn[i]?.[0] ?? "",
+      ms: byFn[i]?.[1] ?? "",
+      file: byFile[i]?.[0] ?? "",
+      "file ms": byFile[i]?.[1] ?? "",
+    })),
+  );
   const cost = costModel({
-    cpuMsPerSnapshot: pipeline.cpuMsPerSnapshot,
+    // Billed CPU is the Worker's own; the local simulators' share of workerd is not.
+    cpuMsPerSnapshot: pipeline.workerCpuMsPerSnapshot,
     bundleBytes,
     uploadsPerHostDay: 15,
     retentionDays: 90,
@@ -134,7 +156,6 @@ if (sections.has("queries")) {
 
 // Sections not run this time keep their last measured values.
 const latest = new URL("./results/latest.json", import.meta.url);
-mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
 const previous = existsSync(latest)
   ? (JSON.parse(readFileSync(latest, "utf8")) as Record<string, unknown>)
   : {};

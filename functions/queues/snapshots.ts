@@ -3,10 +3,16 @@
 import { workerCodec } from "../../infra/worker/codec.js";
 import { makeDb } from "../../infra/worker/db.js";
 import { r2Store } from "../../infra/worker/r2.js";
-import { ObjectNotification } from "../../shared/contracts/queue.js";
+import { CREATE_ACTIONS, ObjectNotification } from "../../shared/contracts/queue.js";
 import { markSnapshot, recordIngestError } from "../../shared/db/ingest.js";
+import type { ProcessOutcome } from "../../shared/pipeline/intake.js";
 import { processEvidenceNotification } from "../../shared/pipeline/process-evidence.js";
-import { processSnapshotNotification } from "../../shared/pipeline/process-snapshot.js";
+import {
+  type BatchResult,
+  processSnapshotBatch,
+  processSnapshotNotification,
+  snapshotKeyOf,
+} from "../../shared/pipeline/process-snapshot.js";
 import { isRedecide, isReprocess } from "../../shared/pipeline/reprocess.js";
 import type { Env } from "../env.js";
 import { fleetAnswers } from "../http/answer-cache.js";
@@ -48,10 +54,76 @@ export async function consumeSnapshots(batch: MessageBatch<unknown>, env: Env): 
     list.push({ msg, note: note.data });
     byHost.set(host, list);
   }
-  // One host's snapshots in order (episodes reconcile against the previous one); different hosts at once,
-  // so D1 and R2 round trips overlap.
-  await Promise.all(
-    [...byHost.values()].map(async (items) => {
+  // A host with one new snapshot in the batch (the usual case) goes into one batch-wide pass: one D1 read
+  // and one D1 write for all of them. The rest one message at a time: one host's snapshots in order
+  // (episodes reconcile against the previous one), different hosts at once so round trips overlap.
+  const together: { msg: Message<unknown>; note: ObjectNotification }[] = [];
+  const alone: { msg: Message<unknown>; note: ObjectNotification }[][] = [];
+  const togetherHosts = new Set<string>();
+  for (const items of byHost.values()) {
+    const only = items.length === 1 ? items[0] : undefined;
+    const hostId = only ? snapshotKeyOf(only.note.object.key)?.hostId : undefined;
+    if (
+      only &&
+      hostId !== undefined &&
+      !togetherHosts.has(hostId) &&
+      !isReprocess(only.note) &&
+      CREATE_ACTIONS.has(only.note.action)
+    ) {
+      together.push(only);
+      togetherHosts.add(hostId);
+    } else alone.push(items);
+  }
+  const settle = async (
+    msg: Message<unknown>,
+    note: ObjectNotification,
+    out: ProcessOutcome | { error: unknown },
+  ): Promise<void> => {
+    try {
+      if ("error" in out) throw out.error;
+      count(out.kind);
+      if (out.kind === "parsed" && out.alerts.length) {
+        await env.ALERT_QUEUE.sendBatch(out.alerts.map((body) => ({ body, contentType: "json" as const })));
+        count("alerts", out.alerts.length);
+      }
+      msg.ack();
+    } catch (err) {
+      count("retry");
+      console.error(
+        JSON.stringify({
+          msg: "snapshot retry",
+          key: note.object.key,
+          attempts: msg.attempts,
+          error: String(err),
+        }),
+      );
+      msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
+    }
+  };
+  const batchWide = async (): Promise<void> => {
+    if (together.length === 0) return;
+    let results: BatchResult[];
+    try {
+      results = await processSnapshotBatch({
+        notes: together.map((t) => t.note),
+        db,
+        store,
+        codec: workerCodec,
+        nowMs: Date.now(),
+      });
+    } catch (error) {
+      results = together.map(() => ({ ok: false, error }));
+    }
+    await Promise.all(
+      together.map(({ msg, note }, i) => {
+        const r = results[i];
+        return settle(msg, note, r?.ok ? r.outcome : { error: r?.error ?? new Error("no result") });
+      }),
+    );
+  };
+  await Promise.all([
+    batchWide(),
+    ...alone.map(async (items) => {
       for (const { msg, note } of items) {
         try {
           const process = note.object.key.startsWith("evidence/")
@@ -66,29 +138,13 @@ export async function consumeSnapshots(batch: MessageBatch<unknown>, env: Env): 
             reprocess: isReprocess(note),
             redecide: isRedecide(note),
           });
-          count(out.kind);
-          if (out.kind === "parsed" && out.alerts.length) {
-            await env.ALERT_QUEUE.sendBatch(
-              out.alerts.map((body) => ({ body, contentType: "json" as const })),
-            );
-            count("alerts", out.alerts.length);
-          }
-          msg.ack();
-        } catch (err) {
-          count("retry");
-          console.error(
-            JSON.stringify({
-              msg: "snapshot retry",
-              key: note.object.key,
-              attempts: msg.attempts,
-              error: String(err),
-            }),
-          );
-          msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
+          await settle(msg, note, out);
+        } catch (error) {
+          await settle(msg, note, { error });
         }
       }
     }),
-  );
+  ]);
   // Episodes may have changed: this isolate's cached fleet answers are stale now.
   fleetAnswers.invalidate();
   console.log(

@@ -22,6 +22,8 @@ export interface LocalServiceOptions {
   repoRoot?: string;
   /** Drop the Worker's stdout (its one JSON log line per request/batch); stderr is always kept. */
   quiet?: boolean;
+  /** Serve the Worker's V8 inspector (DevTools protocol) on this port; 0 picks a free one (benchmarks profile through it). */
+  inspectorPort?: number;
 }
 
 export interface LocalService {
@@ -66,6 +68,9 @@ export function localServiceOptions(opts: LocalServiceOptions = {}): MiniflareOp
       : {}),
     host: opts.host ?? "127.0.0.1",
     port: opts.port ?? 0,
+    ...(opts.inspectorPort === undefined
+      ? {}
+      : { inspectorPort: opts.inspectorPort, unsafeInspectorProxy: true }),
     ...(persist
       ? {
           d1Persist: join(persist, "d1"),

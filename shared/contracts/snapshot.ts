@@ -161,8 +161,21 @@ export function parseSnapshotKey(
   }
 }
 
-/** The bundle schema with `evidence` left unchecked: checked entry by entry in validateBundle. */
-const BundleShell = SnapshotBundle.extend({ evidence: z.record(z.string(), z.unknown()) });
+/**
+ * The bundle schema with `evidence` left unchecked: checked entry by entry in validateBundle. Not even
+ * as a record of unknowns: zod would copy thousands of keys into a new object only to throw it away.
+ */
+const BundleShell = SnapshotBundle.extend({ evidence: z.unknown() });
+
+/** A plain object as JSON.parse makes it (no symbol keys), the only kind the fast path accepts. */
+function isJsonObject(v: unknown): v is Record<string, unknown> {
+  return (
+    typeof v === "object" &&
+    v !== null &&
+    Object.getPrototypeOf(v) === Object.prototype &&
+    Object.getOwnPropertySymbols(v).length === 0
+  );
+}
 
 const OPS: ReadonlySet<string> = new Set(READ_OPS);
 
@@ -217,10 +230,12 @@ export function validateBundle(
   json: unknown,
 ): { success: true; data: SnapshotBundle } | { success: false; error: z.ZodError } {
   const shell = BundleShell.safeParse(json);
-  if (shell.success) {
+  if (shell.success && isJsonObject(shell.data.evidence)) {
+    // Stricter than or equal to zod's record check (an own `__proto__` key, which zod skips, is checked
+    // here too): anything this refuses goes to zod's full walk below, which has the last word.
     const evidence = shell.data.evidence;
     let ok = true;
-    for (const key in evidence) {
+    for (const key of Object.keys(evidence)) {
       const e = evidence[key] as Record<string, unknown>;
       if (!isEvidenceEntry(e)) {
         ok = false;

@@ -51,7 +51,10 @@ function stripNormalized(e: ControlPlaneEvent): Record<string, unknown> {
   return raw;
 }
 
-/** A host's events in a time window, oldest first (the correlation input). */
+/**
+ * A host's events in a time window, oldest first (the correlation input). Returns the query, which can
+ * be awaited or sent with other reads in one `db.batch`.
+ */
 export function eventsForHost(db: Db, args: { instanceId: string; fromMs: number; toMs: number }) {
   return db
     .select()
@@ -63,6 +66,5 @@ export function eventsForHost(db: Db, args: { instanceId: string; fromMs: number
         lte(controlPlaneEvents.atMs, args.toMs),
       ),
     )
-    .orderBy(asc(controlPlaneEvents.atMs), asc(controlPlaneEvents.id))
-    .all();
+    .orderBy(asc(controlPlaneEvents.atMs), asc(controlPlaneEvents.id));
 }

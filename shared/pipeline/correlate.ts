@@ -4,15 +4,20 @@
  */
 import type { AlertMessage } from "../alerts/webhook.js";
 import { episodeStatements, loadHostEpisodes } from "../db/episodes.js";
-import { eventsForHost } from "../db/events.js";
+import { eventsForHost, type StoredEvent } from "../db/events.js";
 import type { Db } from "../db/types.js";
-import { type EpisodeChange, reconcileEpisodes } from "../detect/episodes.js";
+import { type EpisodeChange, type EpisodeState, reconcileEpisodes } from "../detect/episodes.js";
 import { runDetectors } from "../detect/registry.js";
 import type { Verdict } from "../detect/types.js";
 import type { HostView } from "../view/host-view.js";
 
 /** How far back a snapshot looks for control-plane events (docs/storage.md keeps 72 h in D1). */
 export const CORRELATION_WINDOW_MS = 72 * 3600_000;
+
+/** The control-plane events a snapshot captured at `capturedAtMs` is decided against. */
+export function correlationWindow(capturedAtMs: number): { fromMs: number; toMs: number } {
+  return { fromMs: capturedAtMs - CORRELATION_WINDOW_MS, toMs: capturedAtMs };
+}
 
 export interface Correlation {
   statements: ReturnType<typeof episodeStatements>;
@@ -30,15 +35,15 @@ export async function correlateHost(args: {
   latestSnapshotMs: number | null | Promise<number | null>;
   redecide: boolean;
   nowMs: number;
+  /** The host's events in the window (correlationWindow(view)), when the caller already read them. */
+  events?: readonly StoredEvent[];
+  /** The host's stored episodes, when the caller already read them (may be pending). */
+  stored?: EpisodeState[] | Promise<EpisodeState[]>;
 }): Promise<Correlation> {
   const { db, view } = args;
   const [events, stored, latestSnapshotMs] = await Promise.all([
-    eventsForHost(db, {
-      instanceId: view.hostId,
-      fromMs: view.capturedAtMs - CORRELATION_WINDOW_MS,
-      toMs: view.capturedAtMs,
-    }),
-    loadHostEpisodes(db, view.hostId),
+    args.events ?? eventsForHost(db, { instanceId: view.hostId, ...correlationWindow(view.capturedAtMs) }),
+    args.stored ?? loadHostEpisodes(db, view.hostId),
     args.latestSnapshotMs,
   ]);
   const run = runDetectors({ view, events });

@@ -4,7 +4,13 @@
  * size limits. A problem found here is recorded as a rejection and the raw object stays.
  */
 import { SNAPSHOT_LIMITS } from "../contracts/snapshot.js";
-import { findSnapshot, markSnapshot, recordIngestError, recordReceived } from "../db/ingest.js";
+import {
+  findSnapshot,
+  markSnapshot,
+  recordIngestError,
+  recordReceived,
+  type SnapshotRow,
+} from "../db/ingest.js";
 import type { Db } from "../db/types.js";
 import type { Codec, ObjectStore, StoredObject } from "./ports.js";
 
@@ -69,10 +75,15 @@ export async function openObject(args: {
   codec: Codec;
   nowMs: number;
   reprocess: boolean;
+  /** The key's index row (null: none), when the caller read it with others in one round trip. */
+  known?: SnapshotRow | null;
 }): Promise<Intake> {
   const { key, id, db, nowMs } = args;
   // Both reads at once: a redelivered message wastes one object read, every new one saves a round trip.
-  const [known, obj] = await Promise.all([findSnapshot(db, key), args.store.get(key)]);
+  const [known, obj] = await Promise.all([
+    args.known !== undefined ? args.known : findSnapshot(db, key),
+    args.store.get(key),
+  ]);
   if (known && !args.reprocess && (known.status === "parsed" || known.status === "rejected")) {
     return { open: false, outcome: { kind: "duplicate", key } };
   }

@@ -5,6 +5,8 @@
  * records, a tracefs directory), from a compact spec. The presets follow the scenario of
  * reference/evidence-formats.md §0: `healthy`, `reattachRace` (INC-1) and `globalmountLeak` (INC-2).
  */
+
+import { createHash } from "node:crypto";
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
@@ -740,5 +742,451 @@ export function manyProcessesHost(count: number): HostTreeSpec {
       utime: i,
     });
   }
+  return spec;
+}
+
+/** Deterministic hex id of `n` digits for `seed` (sha256 based, so ids look as random as real ones). */
+function hexId(seed: string, n = 64): string {
+  let s = "";
+  for (let i = 0; s.length < n; i++) s += createHash("sha256").update(`${seed}/${i}`).digest("hex");
+  return s.slice(0, n);
+}
+
+/** A pod UID (UUID layout) for `seed`. */
+function podUid(seed: string): string {
+  const h = hexId(seed, 32);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** The mounts runc gives every container namespace (masked /proc paths, /sys read-only, the kubelet binds). */
+function runcContainerMounts(args: {
+  firstId: number;
+  parentId: number;
+  snapshot: number;
+  layers: number;
+  podUid: string;
+  container: string;
+  binds: string[];
+}): string[] {
+  const { firstId: r, podUid: uid } = args;
+  const snap = "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots";
+  const lower = Array.from({ length: args.layers }, (_, i) => `${snap}/${args.snapshot - 1 - i}/fs`).join(
+    ":",
+  );
+  const pods = `/var/lib/kubelet/pods/${uid}`;
+  const dev = 200 + (r % 600);
+  const lines = [
+    `${r} ${args.parentId} 0:${dev} / / rw,relatime master:${r % 900} - overlay overlay rw,lowerdir=${lower},upperdir=${snap}/${args.snapshot}/fs,workdir=${snap}/${args.snapshot}/work`,
+    `${r + 1} ${r} 0:${dev + 1} / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw`,
+    `${r + 2} ${r} 0:${dev + 2} / /dev rw,nosuid - tmpfs tmpfs rw,size=65536k,mode=755`,
+    `${r + 3} ${r + 2} 0:${dev + 3} / /dev/pts rw,nosuid,noexec,relatime - devpts devpts rw,gid=5,mode=620,ptmxmode=666`,
+    `${r + 4} ${r + 2} 0:${dev - 40} / /dev/mqueue rw,nosuid,nodev,noexec,relatime - mqueue mqueue rw`,
+    `${r + 5} ${r} 0:${dev + 4} / /sys ro,nosuid,nodev,noexec,relatime - sysfs sysfs ro`,
+    `${r + 6} ${r + 5} 0:26 /kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${uid.replaceAll("-", "_")}.slice/cri-containerd-${hexId(args.container)}.scope /sys/fs/cgroup ro,nosuid,nodev,noexec,relatime - cgroup2 cgroup rw,nsdelegate,memory_recursiveprot`,
+    `${r + 7} ${r} 259:3 ${pods}/etc-hosts /etc/hosts rw,relatime - xfs /dev/nvme0n1p3 rw,attr2,inode64,logbufs=8,logbsize=32k,noquota`,
+    `${r + 8} ${r + 2} 259:3 ${pods}/containers/${args.container}/${hexId(`${args.container}/term`, 8)} /dev/termination-log rw,relatime - xfs /dev/nvme0n1p3 rw,attr2,inode64,logbufs=8,logbsize=32k,noquota`,
+    `${r + 9} ${r} 259:2 /var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/${hexId(`${uid}/sandbox`)}/hostname /etc/hostname rw,relatime - ext4 /dev/nvme0n1p2 rw`,
+    `${r + 10} ${r} 259:2 /var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/${hexId(`${uid}/sandbox`)}/resolv.conf /etc/resolv.conf rw,relatime - ext4 /dev/nvme0n1p2 rw`,
+    `${r + 11} ${r + 2} 0:${dev - 60} / /dev/shm rw,nosuid,nodev,noexec,relatime - tmpfs shm rw,size=65536k`,
+    `${r + 12} ${r} 0:${dev - 80} / /var/run/secrets/kubernetes.io/serviceaccount ro,relatime - tmpfs tmpfs rw,size=${(Number.parseInt(hexId(uid, 4), 16) % 8) * 1024 + 7340}k`,
+    ...args.binds.map((b, i) => `${r + 13 + i} ${r} ${b}`),
+  ];
+  const masked = [
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/timer_list",
+    "/proc/scsi",
+    "/sys/firmware",
+  ];
+  const ro = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+  let id = r + 13 + args.binds.length;
+  for (const m of ro)
+    lines.push(
+      `${id++} ${r + 1} 0:${dev + 1} ${m.slice(5)} ${m} ro,nosuid,nodev,noexec,relatime - proc proc rw`,
+    );
+  for (const m of masked)
+    lines.push(
+      `${id++} ${m.startsWith("/sys") ? r + 5 : r + 1} 0:${dev + 5} / ${m} ro,relatime - tmpfs tmpfs ro`,
+    );
+  return lines;
+}
+
+const KWORKER_COMMS = ["ksoftirqd", "migration", "cpuhp", "kworker", "rcuop", "idle_inject", "watchdog"];
+
+/**
+ * A busy Kubernetes node the way the shipper sees one: `pods` pods (pause + 1-2 containers each, every
+ * container its own mount namespace with runc's masked paths and the kubelet's binds), CSI disks on the
+ * offload card's VFs (staged under globalmount, published into their pods, also visible in the CSI
+ * plugin's namespace), kata VMs holding vfio groups, a few hundred processes with kernel threads, and
+ * kmsg and ftrace excerpts of recent attaches. Healthy: every attached disk has its device node or group.
+ */
+export function kubernetesNodeHost(opts: { pods?: number; disks?: number; vms?: number } = {}): HostTreeSpec {
+  const podCount = opts.pods ?? 20;
+  const diskCount = Math.min(opts.disks ?? 10, podCount);
+  const vmCount = opts.vms ?? 3;
+  const spec = healthyHost();
+  spec.hostname = "cn-hangzhou.10.12.3.17";
+  spec.uptimeSec = 1_843_297.55;
+  const cpus = 48;
+
+  // PCI: the system NVMe and AHCI from healthyHost, the offload PF, one VF per CSI disk and per kata VM,
+  // two free VFs, and the NICs.
+  const pf = spec.pci.find((f) => f.bdf === "0000:3b:00.0");
+  const offload = {
+    parent: "pci0000:3a/0000:3a:00.0",
+    vendor: "0x1ded",
+    device: "0x5004",
+    class: "0x010802",
+    physfn: "0000:3b:00.0",
+  };
+  const vfBdf = (i: number) => `0000:3b:${String(Math.floor((i + 1) / 8)).padStart(2, "0")}.${(i + 1) % 8}`;
+  spec.pci = spec.pci.filter((f) => f.physfn === undefined);
+  if (pf === undefined) throw new Error("healthyHost lost its offload PF");
+  const disks = Array.from({ length: diskCount }, (_, i) => {
+    const serial = `bp1${hexId(`disk/${i}`, 17).replace(/[0-9]/g, (d) => "abcdefghij"[Number(d)] ?? d)}`;
+    const handle = `d-${serial}`;
+    return {
+      i,
+      bdf: vfBdf(i),
+      serial,
+      handle,
+      ctrl: `nvme${i + 2}`,
+      ns: `nvme${i + 2}n1`,
+      dev: `259:${10 + i * 2}`,
+      staging: `/var/lib/kubelet/plugins/kubernetes.io/csi/${CSI_DRIVER}/${hexId(handle)}/globalmount`,
+    };
+  });
+  for (const d of disks) {
+    spec.pci.push({
+      ...offload,
+      bdf: d.bdf,
+      driver: "nvme",
+      iommuGroup: 70 + d.i,
+      nvme: {
+        name: d.ctrl,
+        state: "live",
+        serial: d.serial,
+        model: "Alibaba Cloud Elastic Block Storage",
+        namespaces: [{ name: d.ns, dev: d.dev, sizeSectors: (40 + (d.i % 5) * 60) * 2_097_152 }],
+      },
+    });
+  }
+  const vmGroups: number[] = [];
+  for (let v = 0; v < vmCount + 2; v++) {
+    const bdf = vfBdf(diskCount + v);
+    const group = 70 + diskCount + v;
+    if (v < vmCount) {
+      vmGroups.push(group);
+      spec.pci.push({
+        ...offload,
+        bdf,
+        driver: "vfio-pci",
+        driverOverride: "vfio-pci",
+        iommuGroup: group,
+        vfioDev: `vfio${v}`,
+      });
+    } else spec.pci.push({ ...offload, bdf, iommuGroup: group });
+  }
+  for (let n = 0; n < 2; n++) {
+    spec.pci.push({
+      bdf: `0000:5e:00.${n}`,
+      parent: "pci0000:5d/0000:5d:00.0",
+      vendor: "0x15b3",
+      device: "0x101d",
+      class: "0x020000",
+      driver: "mlx5_core",
+      iommuGroup: 30 + n,
+    });
+  }
+  spec.virtualBlocks = Array.from({ length: 8 }, (_, i) => ({
+    name: `loop${i}`,
+    dev: `7:${i}`,
+    sizeSectors: i < 3 ? 129_024 + i * 8 : 0,
+  }));
+  spec.vfio = { groups: vmGroups, devices: vmGroups.map((_, v) => `vfio${v}`) };
+
+  // Mount namespaces: the host's (boot mounts, per-pod sandbox mounts, CSI staging and publish), the
+  // CSI plugin's (a slave copy of /var/lib/kubelet), and one per container.
+  const host: string[] = [
+    ...BOOT_MOUNTS.filter((l) => !l.includes("/var/lib/kubelet")),
+    "29 28 0:24 / /dev/shm rw,nosuid,nodev shared:4 - tmpfs tmpfs rw",
+    "30 28 0:25 / /dev/pts rw,nosuid,noexec,relatime shared:6 - devpts devpts rw,gid=5,mode=620,ptmxmode=000",
+    "32 26 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:7 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot",
+    "33 26 0:27 / /sys/fs/pstore rw,nosuid,nodev,noexec,relatime shared:8 - pstore pstore rw",
+    "35 26 0:28 / /sys/fs/bpf rw,nosuid,nodev,noexec,relatime shared:10 - bpf bpf rw,mode=700",
+    "36 26 0:7 / /sys/kernel/debug rw,nosuid,nodev,noexec,relatime shared:11 - debugfs debugfs rw",
+    "37 28 0:20 / /dev/mqueue rw,nosuid,nodev,noexec,relatime shared:13 - mqueue mqueue rw",
+    "38 28 0:29 / /dev/hugepages rw,relatime shared:14 - hugetlbfs hugetlbfs rw,pagesize=2M",
+    "39 26 0:30 / /sys/kernel/config rw,nosuid,nodev,noexec,relatime shared:15 - configfs configfs rw",
+    "40 26 0:31 / /sys/fs/fuse/connections rw,nosuid,nodev,noexec,relatime shared:16 - fusectl fusectl rw",
+    "41 27 0:32 / /proc/sys/fs/binfmt_misc rw,relatime shared:17 - autofs systemd-1 rw,fd=30,pgrp=1,timeout=0,minproto=5,maxproto=5,direct,pipe_ino=21488",
+    "89 25 259:1 / /boot rw,relatime shared:30 - ext4 /dev/nvme0n1p1 rw",
+    "118 25 259:3 / /var/lib/kubelet rw,relatime shared:60 - xfs /dev/nvme0n1p3 rw,attr2,inode64,logbufs=8,logbsize=32k,noquota",
+    "121 25 259:2 /var/lib/containerd /var/lib/containerd rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw",
+  ];
+  const csiNs: string[] = containerMounts(1701, "4412", [
+    "1708 1701 259:3 / /var/lib/kubelet rw,relatime shared:60 - xfs /dev/nvme0n1p3 rw,attr2,inode64,logbufs=8,logbsize=32k,noquota",
+    "1710 1701 0:5 / /dev rw,nosuid master:3 - devtmpfs devtmpfs rw,size=263741824k,nr_inodes=65935456,mode=755",
+    "1711 1701 0:22 / /sys rw,nosuid,nodev,noexec,relatime master:2 - sysfs sysfs rw",
+  ]);
+  spec.mountNamespaces = { [NS.csiPlugin]: csiNs };
+  spec.processes = spec.processes.filter((p) => p.pid < 2000 || p.comm === "csi-plugin");
+  let mountId = 2000;
+  let pid = 3000;
+  let ns = 4026533000;
+  let snapshot = 10_000;
+  // Disk i is used by pod i.
+  const podOfDisk = new Map(disks.map((d) => [d.i, d.i]));
+  for (let p = 0; p < podCount; p++) {
+    const uid = podUid(`pod/${p}`);
+    const sandbox = hexId(`${uid}/sandbox`);
+    const pods = `/var/lib/kubelet/pods/${uid}`;
+    const shimPid = pid++;
+    host.push(
+      `${mountId++} 34 0:4 net:[${4026534000 + p}] /run/netns/cni-${podUid(`netns/${p}`)} rw shared:${300 + p} - nsfs nsfs rw`,
+      `${mountId++} 34 0:${400 + p} / /run/containerd/io.containerd.grpc.v1.cri/sandboxes/${sandbox}/shm rw,nosuid,nodev,noexec,relatime shared:${400 + p} - tmpfs shm rw,size=65536k`,
+      `${mountId++} 34 0:${500 + p} / /run/containerd/io.containerd.runtime.v2.task/k8s.io/${sandbox}/rootfs rw,relatime shared:${500 + p} - overlay overlay rw,lowerdir=/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/7/fs,upperdir=/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/${snapshot}/fs,workdir=/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/${snapshot}/work`,
+      `${mountId++} 118 0:${600 + p} / ${pods}/volumes/kubernetes.io~projected/kube-api-access-${hexId(uid, 5)} rw,relatime shared:${600 + p} - tmpfs tmpfs rw,size=${7340 + (p % 8) * 1024}k`,
+    );
+    snapshot++;
+    spec.processes.push({
+      pid: shimPid,
+      comm: "containerd-shim",
+      cmdline: [
+        "/usr/bin/containerd-shim-runc-v2",
+        "-namespace",
+        "k8s.io",
+        "-id",
+        sandbox,
+        "-address",
+        "/run/containerd/containerd.sock",
+      ],
+      ppid: 1,
+      starttime: 20_000 + p * 3_000,
+      cgroup: "0::/system.slice/containerd.service\n",
+      mntNs: NS.host,
+      utime: 300 + p,
+    });
+    const sliceOf = (c: string) =>
+      `0::${KUBEPODS}/kubepods-burstable-pod${uid.replaceAll("-", "_")}.slice/cri-containerd-${hexId(c)}.scope\n`;
+    // The pause container: its own namespace with the sandbox's mounts only.
+    const pauseNs = ns++;
+    spec.mountNamespaces[pauseNs] = runcContainerMounts({
+      firstId: mountId,
+      parentId: mountId - 20,
+      snapshot: snapshot - 1,
+      layers: 1,
+      podUid: uid,
+      container: sandbox,
+      binds: [],
+    });
+    mountId += 40;
+    spec.processes.push({
+      pid: pid++,
+      comm: "pause",
+      cmdline: ["/pause"],
+      ppid: shimPid,
+      starttime: 20_010 + p * 3_000,
+      cgroup: sliceOf(sandbox),
+      mntNs: pauseNs,
+    });
+    const containers = p % 3 === 0 ? 2 : 1;
+    const disk = podOfDisk.get(p);
+    for (let c = 0; c < containers; c++) {
+      const cid = hexId(`${uid}/c${c}`);
+      const cns = ns++;
+      const binds: string[] = [];
+      if (c === 0 && disk !== undefined) {
+        const d = disks[disk];
+        if (d !== undefined) {
+          const publish = `${pods}/volumes/kubernetes.io~csi/${d.handle}/mount`;
+          host.push(
+            `${mountId++} 118 ${d.dev} / ${d.staging} rw,relatime shared:${700 + d.i} - ext4 /dev/${d.ns} rw`,
+            `${mountId++} 118 ${d.dev} / ${publish} rw,relatime shared:${700 + d.i} - ext4 /dev/${d.ns} rw`,
+          );
+          csiNs.push(
+            `${mountId++} 1708 ${d.dev} / ${d.staging} rw,relatime master:${700 + d.i} - ext4 /dev/${d.ns} rw`,
+            `${mountId++} 1708 ${d.dev} / ${publish} rw,relatime master:${700 + d.i} - ext4 /dev/${d.ns} rw`,
+          );
+          binds.push(`${d.dev} / /var/lib/data rw,relatime - ext4 /dev/${d.ns} rw`);
+        }
+      }
+      if (p % 5 === 0)
+        binds.push(
+          "259:3 /var/log /var/log rw,relatime - xfs /dev/nvme0n1p3 rw,attr2,inode64,logbufs=8,logbsize=32k,noquota",
+        );
+      if (p % 7 === 0)
+        binds.push(`0:${700 + p} / /etc/config ro,relatime - tmpfs tmpfs rw,size=${4096 + p}k`);
+      host.push(
+        `${mountId++} 34 0:${800 + p * 2 + c} / /run/containerd/io.containerd.runtime.v2.task/k8s.io/${cid}/rootfs rw,relatime shared:${800 + p * 2 + c} - overlay overlay rw,lowerdir=${Array.from({ length: 3 + (p % 5) }, (_, i) => `/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/${100 + p * 7 + i}/fs`).join(":")},upperdir=/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/${snapshot}/fs,workdir=/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/${snapshot}/work`,
+      );
+      spec.mountNamespaces[cns] = runcContainerMounts({
+        firstId: mountId,
+        parentId: mountId - 20,
+        snapshot: snapshot++,
+        layers: 3 + (p % 5),
+        podUid: uid,
+        container: cid,
+        binds,
+      });
+      mountId += 40;
+      const app =
+        ["nginx", "java", "python3", "envoy", "redis-server", "node", "mysqld", "prometheus"][p % 8] ?? "app";
+      const main = pid++;
+      spec.processes.push({
+        pid: main,
+        comm: app,
+        cmdline: [
+          `/usr/bin/${app}`,
+          `--config=/etc/${app}/${app}.conf`,
+          `--instance=${uid.slice(0, 8)}-${c}`,
+        ],
+        ppid: shimPid,
+        starttime: 20_100 + p * 3_000 + c,
+        cgroup: sliceOf(cid),
+        mntNs: cns,
+        fds: { 0: "/dev/null", 1: "pipe:[5001]", 2: "pipe:[5001]", 3: `socket:[${90_000 + p * 10 + c}]` },
+        utime: 10_000 + p * 97,
+      });
+      // A few workers per app container share its namespace.
+      for (let w = 0; w < (p % 4) + 1; w++) {
+        spec.processes.push({
+          pid: pid++,
+          comm: `${app.slice(0, 10)}-worker`,
+          cmdline: [`/usr/bin/${app}`, "--worker", String(w)],
+          ppid: main,
+          starttime: 20_200 + p * 3_000 + w,
+          cgroup: sliceOf(cid),
+          mntNs: cns,
+          utime: 1_000 + w * 13 + p,
+        });
+      }
+    }
+  }
+  spec.mountNamespaces[NS.host] = host;
+  // Kata VMs holding the vfio groups.
+  vmGroups.forEach((g, v) => {
+    const vns = ns++;
+    spec.mountNamespaces[vns] = containerMounts(1961 + v * 20, String(7002 + v * 8), []);
+    spec.processes.push({
+      pid: 48_000 + v * 100,
+      comm: "cloud-hyperviso",
+      cmdline: ["cloud-hypervisor", "--api-socket", `/run/vc/vm/${hexId(`vm/${v}`, 4)}/clh-api.sock`],
+      ppid: 47_990 + v * 100,
+      starttime: 160_000_000 + v * 1000,
+      cgroup: `0::/kubepods.slice/kubepods-pod${hexId(`vm/${v}`, 4)}.slice/kata_${hexId(`vm/${v}`, 4)}.scope\n`,
+      mntNs: vns,
+      fds: {
+        30: "/dev/vfio/vfio",
+        31: `/dev/vfio/${g}`,
+        32: "anon_inode:[vfio-device]",
+        40: `socket:[${91_000 + v}]`,
+      },
+      utime: 500_000 + v,
+    });
+  });
+  // Kernel threads: per-CPU ones and a pool of kworkers.
+  let kpid = 3;
+  for (let c = 0; c < cpus; c++) {
+    for (const k of KWORKER_COMMS.slice(0, 2)) spec.processes.push(kthread(kpid++, `${k}/${c}`, 2 + c));
+  }
+  for (let k = 0; k < 40; k++)
+    spec.processes.push(kthread(kpid++, `kworker/${k % cpus}:${k % 3}${k % 2 ? "H" : ""}`, 100 + k * 1000));
+  spec.processes.push(
+    kthread(kpid++, "nvme-wq", 300),
+    kthread(kpid++, "nvme-reset-wq", 300),
+    kthread(kpid++, "nvme-delete-wq", 300),
+    kthread(kpid++, "kblockd", 200),
+    kthread(kpid++, "jbd2/nvme0n1p2-8", 900),
+    kthread(kpid++, "xfsaild/nvme0n1p3", 950),
+    ...disks.map((d) => kthread(kpid++, `jbd2/${d.ns}-8`, 1_000_000 + d.i * 5_000)),
+  );
+  for (const [i, [comm, argv]] of (
+    [
+      ["systemd-journal", "/usr/lib/systemd/systemd-journald"],
+      ["systemd-udevd", "/usr/lib/systemd/systemd-udevd"],
+      ["dbus-broker", "/usr/bin/dbus-broker-launch --scope system --audit"],
+      ["chronyd", "/usr/sbin/chronyd"],
+      ["sshd", "/usr/sbin/sshd -D"],
+      ["crond", "/usr/sbin/crond -n"],
+      ["aliyun-service", "/usr/sbin/aliyun-service"],
+      ["AliYunDunMonito", "/usr/local/aegis/aegis_client/AliYunDunMonitor"],
+      ["node_exporter", "/bin/node_exporter --path.rootfs=/host"],
+      ["kube-proxy", "/usr/local/bin/kube-proxy --config=/var/lib/kube-proxy/config.conf"],
+    ] as const
+  ).entries()) {
+    spec.processes.push({
+      pid: 700 + i * 7,
+      comm,
+      cmdline: argv.split(" "),
+      ppid: 1,
+      starttime: 900 + i * 40,
+      cgroup: `0::/system.slice/${comm}.service\n`,
+      mntNs: NS.host,
+      utime: 5_000 + i * 311,
+    });
+  }
+
+  // kmsg: recent records only (contiguous sequence numbers): CSI attaches, CNI veths, ext4 mounts, vfio.
+  const kmsg: string[] = [];
+  let seq = 98_000;
+  let usec = 1_500_000_000_000;
+  const rec = (prio: number, text: string) => {
+    usec += 1_000_000 + ((seq * 7919) % 900_000_000);
+    kmsg.push(`${prio},${seq++},${usec},-;${text}`);
+  };
+  for (let p = 0; p < podCount; p++) {
+    const veth = `veth${hexId(`veth/${p}`, 8)}`;
+    rec(6, `IPv6: ADDRCONF(NETDEV_CHANGE): ${veth}: link becomes ready`);
+    rec(6, `cni0: port ${p + 2}(${veth}) entered blocking state`);
+    rec(6, `cni0: port ${p + 2}(${veth}) entered forwarding state`);
+    const d = disks[podOfDisk.get(p) ?? -1];
+    if (d !== undefined) {
+      rec(6, `nvme ${d.ctrl}: pci function ${d.bdf}`);
+      rec(6, `nvme ${d.ctrl}: 8/0/0 default/read/poll queues`);
+      rec(6, ` ${d.ns}: p1`);
+      rec(6, `EXT4-fs (${d.ns}): mounted filesystem with ordered data mode. Opts: (null)`);
+    }
+  }
+  vmGroups.forEach((_, v) => {
+    rec(6, `vfio-pci ${vfBdf(diskCount + v)}: enabling device (0000 -> 0002)`);
+  });
+  spec.kmsg = kmsg;
+
+  // ftrace: bind_store from the CSI plugin for every attach, nvme_probe from the kworker that ran it.
+  const lines: string[] = [];
+  const oldest: Record<number, number> = {};
+  let ts = 1_500_000.0;
+  for (const d of disks) {
+    const cpu = (d.i * 5) % cpus;
+    ts += 37.2 + d.i;
+    oldest[cpu] ??= ts;
+    const c = String(cpu).padStart(3, "0");
+    lines.push(`      csi-plugin-2931    [${c}] ..... ${ts.toFixed(6)}: bind_store <-drv_attr_store`);
+    lines.push(
+      `    kworker/${cpu}:2-1187    [${c}] ..... ${(ts + 0.0005).toFixed(6)}: nvme_probe <-local_pci_probe`,
+    );
+  }
+  for (let v = 0; v < vmCount; v++) {
+    ts += 11.5;
+    const cpu = (v * 11 + 3) % cpus;
+    oldest[cpu] ??= ts;
+    lines.push(
+      `      csi-plugin-2931    [${String(cpu).padStart(3, "0")}] ..... ${ts.toFixed(6)}: bind_store <-drv_attr_store`,
+    );
+  }
+  spec.trace = {
+    dir: "sys/kernel/tracing",
+    clock: "local",
+    tracer: "function",
+    filter: ["bind_store", "nvme_probe [nvme]"],
+    tracingOn: true,
+    bufferSizeKb: 1408,
+    cpus,
+    lines,
+    nowTs: spec.uptimeSec,
+    oldestTs: oldest,
+  };
   return spec;
 }

@@ -1,7 +1,13 @@
+import { mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SnapshotBundleInput } from "../../shared/contracts/snapshot.js";
+import { collectBundle } from "../../shipper/collect.js";
 import { gzipBundle, keyOf, makeBundle } from "../support/bundles.js";
+import { globalmountLeakHost, type HostTreeSpec, healthyHost, writeHostTree } from "../support/host-tree.js";
 import { ADMIN_TOKEN, startTestService, type TestService } from "../support/service.js";
 
 let svc: TestService;
@@ -13,6 +19,18 @@ afterAll(async () => {
 });
 
 type Json = Record<string, unknown>;
+
+/** A bundle the real shipper collects from a synthetic host tree, captured at `atMs`. */
+async function collected(spec: HostTreeSpec, hostId: string, atMs: number): Promise<SnapshotBundleInput> {
+  const dir = mkdtempSync(join(tmpdir(), "fl-worker-tree-"));
+  try {
+    await writeHostTree(dir, spec);
+    const { bundle } = await collectBundle({ root: dir, hostId, nsenter: null, version: "test" });
+    return { ...bundle, capture: { ...bundle.capture, startedAtMs: atMs, finishedAtMs: atMs + 150 } };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 async function post(body: Uint8Array, token?: string, headers: Record<string, string> = {}) {
   const res = await svc.call("/v1/snapshots", {
@@ -168,6 +186,68 @@ describe("snapshots consumer", () => {
       return r.errors.find((e) => e.ref === key);
     });
     expect(err.code).toBe("host_mismatch");
+  });
+
+  it("decides a batch of several hosts' snapshots as one at a time would, a host's two snapshots in order", async () => {
+    const at = Date.UTC(2026, 2, 5, 8, 0);
+    const leak = globalmountLeakHost();
+    const items = [
+      await collected(leak, "i-batch-a", at),
+      await collected(leak, "i-batch-b", at),
+      await collected(healthyHost(), "i-batch-c", at),
+      // Two of one host in one batch: the second (healthy) resolves what the first opened.
+      await collected(leak, "i-batch-d", at),
+      await collected(healthyHost(), "i-batch-d", at + 600_000),
+      // A rejection in the same batch does not hold the others back.
+      { ...(await collected(healthyHost(), "i-batch-e", at)), hostId: "i-batch-other" },
+    ];
+    const bucket = await svc.mf.getR2Bucket("SNAPSHOTS");
+    const keys: string[] = [];
+    for (const [i, b] of items.entries()) {
+      const { body, sha256 } = gzipBundle(b);
+      const key = keyOf({ ...b, hostId: i === 5 ? "i-batch-e" : b.hostId }, sha256);
+      await bucket.put(key, new Uint8Array(body));
+      keys.push(key);
+    }
+    const queue = await svc.mf.getQueueProducer("SNAPSHOT_QUEUE");
+    await queue.sendBatch(
+      keys.map((key) => ({ body: { action: "PutObject", bucket: "faultline-snapshots", object: { key } } })),
+    );
+    const d1 = await svc.mf.getD1Database("DB");
+    const statuses = await svc.eventually(async () => {
+      const { results } = await d1
+        .prepare(
+          `SELECT key, status, reason_code FROM snapshots WHERE key IN (${keys.map(() => "?").join(",")})`,
+        )
+        .bind(...keys)
+        .all<{ key: string; status: string; reason_code: string | null }>();
+      return results.length === keys.length && results.every((r) => r.status !== "received")
+        ? new Map(results.map((r) => [r.key, r.reason_code ?? r.status]))
+        : undefined;
+    });
+    expect(keys.map((k) => statuses.get(k))).toEqual([
+      "parsed",
+      "parsed",
+      "parsed",
+      "parsed",
+      "parsed",
+      "host_mismatch",
+    ]);
+    const { results: episodes } = await d1
+      .prepare(
+        `SELECT host_id, detector, status, count(*) AS n FROM episodes WHERE host_id LIKE 'i-batch-%'
+         GROUP BY host_id, detector, status ORDER BY host_id`,
+      )
+      .all<{ host_id: string; detector: string; status: string; n: number }>();
+    // The leak host shows two holdings (the node agent's private copy and the pinned namespace).
+    const held = { detector: "globalmount-held-foreign-ns", n: 2 };
+    expect(episodes).toEqual([
+      { host_id: "i-batch-a", status: "open", ...held },
+      { host_id: "i-batch-b", status: "open", ...held },
+      { host_id: "i-batch-d", status: "resolved", ...held },
+    ]);
+    const d = await snapshotStatus("i-batch-d");
+    expect(d?.timeline.map((t) => t.key)).toEqual([keys[4], keys[3]]);
   });
 
   it("records a queue message that is not an object notification and moves on", async () => {
