@@ -1,5 +1,5 @@
 /** Episode storage and the fleet-pattern queries behind /v1/patterns and /v1/incidents. */
-import { and, between, desc, eq, gte, lte, type SQLWrapper, sql } from "drizzle-orm";
+import { and, between, desc, eq, gte, inArray, lte, type SQLWrapper, sql } from "drizzle-orm";
 import type { EpisodeChange, EpisodeState } from "../detect/episodes.js";
 import type { DetectorId, Verdict } from "../detect/types.js";
 import { DAY_MS } from "../time.js";
@@ -25,24 +25,48 @@ function evidenceJson(v: Verdict): string {
   return JSON.stringify([...kept, { kind: "truncated", omitted: v.evidence.length - kept.length }]);
 }
 
+const EPISODE_STATE = {
+  id: episodes.id,
+  hostId: episodes.hostId,
+  detector: episodes.detector,
+  subject: episodes.subject,
+  status: episodes.status,
+  firstSeenMs: episodes.firstSeenMs,
+  lastSeenMs: episodes.lastSeenMs,
+  firstSnapshotMs: episodes.firstSnapshotMs,
+  resolvedAtMs: episodes.resolvedAtMs,
+  regressions: episodes.regressions,
+};
+type EpisodeStateRow = Omit<EpisodeState, "detector"> & { hostId: string; detector: string };
+
+function toState({ hostId: _, ...r }: EpisodeStateRow): EpisodeState {
+  return { ...r, detector: r.detector as DetectorId };
+}
+
 /** A host's stored episodes (every status), the input of reconcileEpisodes. */
 export async function loadHostEpisodes(db: Db, hostId: string): Promise<EpisodeState[]> {
-  const rows = await db
-    .select({
-      id: episodes.id,
-      detector: episodes.detector,
-      subject: episodes.subject,
-      status: episodes.status,
-      firstSeenMs: episodes.firstSeenMs,
-      lastSeenMs: episodes.lastSeenMs,
-      firstSnapshotMs: episodes.firstSnapshotMs,
-      resolvedAtMs: episodes.resolvedAtMs,
-      regressions: episodes.regressions,
-    })
+  const rows = await db.select(EPISODE_STATE).from(episodes).where(eq(episodes.hostId, hostId)).all();
+  return rows.map(toState);
+}
+
+/**
+ * Several hosts' stored episodes: the query (for a `db.batch` with other reads; at most 100 hosts,
+ * D1's bound-parameter limit) and how to split its rows by host.
+ */
+export function hostsEpisodesQuery(db: Db, hostIds: readonly string[]) {
+  return db
+    .select(EPISODE_STATE)
     .from(episodes)
-    .where(eq(episodes.hostId, hostId))
-    .all();
-  return rows.map((r) => ({ ...r, detector: r.detector as DetectorId }));
+    .where(inArray(episodes.hostId, [...hostIds]));
+}
+export function episodesByHost(rows: readonly EpisodeStateRow[]): Map<string, EpisodeState[]> {
+  const out = new Map<string, EpisodeState[]>();
+  for (const r of rows) {
+    const list = out.get(r.hostId);
+    if (list) list.push(toState(r));
+    else out.set(r.hostId, [toState(r)]);
+  }
+  return out;
 }
 
 /** Statements applying episode changes (run them in one db.batch with the rest of the snapshot's writes). */

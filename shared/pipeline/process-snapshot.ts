@@ -15,7 +15,7 @@ import {
   type SnapshotBundle,
   validateBundle,
 } from "../contracts/snapshot.js";
-import { loadHostEpisodes } from "../db/episodes.js";
+import { episodesByHost, hostsEpisodesQuery } from "../db/episodes.js";
 import { eventsForHost, type StoredEvent } from "../db/events.js";
 import { upsertHostFromSnapshot } from "../db/hosts.js";
 import { findHost, markSnapshot, recordIngestError, type SnapshotRow } from "../db/ingest.js";
@@ -229,24 +229,19 @@ export async function processSnapshotBatch(args: {
   const keys = items.map((i) => i.note.object.key);
   const hostIds = items.map((i) => i.id.hostId);
 
-  // Episodes per host through the one query that owns them; everything else in one round trip.
-  const stored = new Map(
-    hostIds.map((h) => {
-      const p = loadHostEpisodes(db, h);
-      p.catch(() => {}); // awaited below; a failure retries that snapshot
-      return [h, p] as const;
-    }),
-  );
-  const [known, hostRows, ...events] = await db.batch([
+  // Everything the batch reads, in one round trip.
+  const [known, hostRows, storedRows, ...events] = await db.batch([
     db.select().from(snapshots).where(inArray(snapshots.key, keys)),
     db
       .select({ hostId: hosts.hostId, viewCapturedAtMs: hosts.viewCapturedAtMs })
       .from(hosts)
       .where(inArray(hosts.hostId, hostIds)),
+    hostsEpisodesQuery(db, hostIds),
     ...items.map((i) =>
       eventsForHost(db, { instanceId: i.id.hostId, ...correlationWindow(i.id.capturedAtMs) }),
     ),
   ]);
+  const stored = episodesByHost(storedRows);
   const knownByKey = new Map(known.map((r) => [r.key, r]));
   const latestByHost = new Map(hostRows.map((r) => [r.hostId, r.viewCapturedAtMs]));
 
@@ -279,7 +274,7 @@ export async function processSnapshotBatch(args: {
           redecide: false,
           nowMs,
           ...(prefetched ? { events: prefetched } : {}),
-          stored: stored.get(item.id.hostId) ?? loadHostEpisodes(db, item.id.hostId),
+          stored: stored.get(item.id.hostId) ?? [],
         });
         failures.push(...detectorFailures({ db, opened, correlation, nowMs }));
         writes.push(...snapshotWrites({ db, opened, correlation, nowMs, reprocess: false }));
