@@ -1,5 +1,5 @@
 /** Episode storage and the fleet-pattern queries behind /v1/patterns and /v1/incidents. */
-import { and, between, desc, eq, gte, inArray, lte, type SQLWrapper, sql } from "drizzle-orm";
+import { and, between, desc, eq, gte, inArray, lte, sql } from "drizzle-orm";
 import type { EpisodeChange, EpisodeState } from "../detect/episodes.js";
 import type { DetectorId, Verdict } from "../detect/types.js";
 import { DAY_MS } from "../time.js";
@@ -335,21 +335,23 @@ export async function patternBreakdown(db: Db, args: BreakdownArgs) {
   const late = await startsAfter(db, args);
   if (late > MAX_STARTS_AFTER) return patternBreakdownScan(db, args);
   const { detector, sinceMs: since, untilMs: until } = args;
-  const lastSeenSince = sql`
-    SELECT host_id FROM host_detectors WHERE detector = ${detector} AND last_seen_ms >= ${since}`;
-  if (late === 0) return breakdownOf(db, args, sql`(${lastSeenSince})`);
   // less the hosts whose only episodes in the window began after it
-  return breakdownOf(
-    db,
-    args,
-    sql`(${lastSeenSince}
-      EXCEPT
-      SELECT f.host_id FROM episodes f INDEXED BY episodes_first_seen
-      WHERE f.first_seen_ms > ${until} AND f.detector = ${detector}
-        AND NOT EXISTS (
-          SELECT 1 FROM episodes e WHERE e.host_id = f.host_id AND e.detector = ${detector}
-            AND e.last_seen_ms >= ${since} AND e.first_seen_ms <= ${until}))`,
-  );
+  const lateOnly =
+    late === 0
+      ? sql``
+      : sql`AND host_id NOT IN (
+          SELECT f.host_id FROM episodes f INDEXED BY episodes_first_seen
+          WHERE f.first_seen_ms > ${until} AND f.detector = ${detector}
+            AND NOT EXISTS (
+              SELECT 1 FROM episodes e WHERE e.host_id = f.host_id AND e.detector = ${detector}
+                AND e.last_seen_ms >= ${since} AND e.first_seen_ms <= ${until}))`;
+  // The affected hosts' attributes are copied into host_detectors (0004): one range of its index.
+  const col = sql.identifier(BREAKDOWN_ATTRIBUTES[args.by].column.name);
+  const affected = db.all<BreakdownGroup>(sql`
+    SELECT ${col} AS value, count(*) AS hosts FROM host_detectors INDEXED BY host_detectors_last
+    WHERE detector = ${detector} AND last_seen_ms >= ${since} AND has_host = 1 ${lateOnly}
+    GROUP BY 1`);
+  return breakdownOf(db, args, affected);
 }
 
 /** patternBreakdown for any window, from a scan of the detector's episodes active in it. */
@@ -358,23 +360,24 @@ export function patternBreakdownScan(db: Db, args: BreakdownArgs) {
     .selectDistinct({ hostId: episodes.hostId })
     .from(episodes)
     .where(and(eq(episodes.detector, args.detector), overlaps(args)));
-  return breakdownOf(db, args, affectedHosts);
+  const col = sql.identifier(BREAKDOWN_ATTRIBUTES[args.by].column.name);
+  // the affected hosts' attributes through hosts_attributes, not the rows with their view summaries
+  const affected = db.all<BreakdownGroup>(sql`
+    SELECT ${col} AS value, count(*) AS hosts FROM hosts INDEXED BY hosts_attributes
+    WHERE host_id IN ${affectedHosts} GROUP BY 1`);
+  return breakdownOf(db, args, affected);
 }
 
 type BreakdownArgs = Window & { detector: string; by: BreakdownAttribute };
+type BreakdownGroup = { value: string | null; hosts: number };
 
-async function breakdownOf(db: Db, args: BreakdownArgs, affectedHosts: SQLWrapper) {
+/** Share and lift of the affected hosts' groups against the fleet's, counted by the attribute's index. */
+async function breakdownOf(db: Db, args: BreakdownArgs, affectedGroups: Promise<BreakdownGroup[]>) {
   const attribute = BREAKDOWN_ATTRIBUTES[args.by];
   const col = sql.identifier(attribute.column.name);
-  type Group = { value: string | null; hosts: number };
-  // Neither reads the rows with their view summaries: the affected hosts through hosts_attributes,
-  // the fleet through the attribute's own index. (Raw statements run in parallel: drizzle's D1 batch
-  // takes only query builders.)
   const [affected, fleet] = await Promise.all([
-    db.all<Group>(sql`
-      SELECT ${col} AS value, count(*) AS hosts FROM hosts INDEXED BY hosts_attributes
-      WHERE host_id IN ${affectedHosts} GROUP BY 1`),
-    db.all<Group>(
+    affectedGroups,
+    db.all<BreakdownGroup>(
       sql`SELECT ${col} AS value, count(*) AS hosts FROM hosts INDEXED BY ${sql.identifier(attribute.index)} GROUP BY 1`,
     ),
   ]);

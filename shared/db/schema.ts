@@ -238,12 +238,34 @@ export const hostDetectors = sqliteTable(
     detector: text("detector").notNull(),
     hostId: text("host_id").notNull(),
     lastSeenMs: integer("last_seen_ms").notNull(),
+    /**
+     * The host's row in `hosts` exists (1), and its breakdown attributes, copied by triggers on both
+     * tables (0004): a breakdown counts the affected hosts from this table's index alone instead of
+     * looking up each one in `hosts`.
+     */
+    hasHost: integer("has_host").notNull().default(0),
+    kernelRelease: text("kernel_release"),
+    diskDrivers: text("disk_drivers"),
+    zone: text("zone"),
+    instanceType: text("instance_type"),
   },
   (t) => [
     // the triggers' upsert for one host and detector
     primaryKey({ columns: [t.detector, t.hostId] }),
-    // GET /v1/patterns/{d}/hosts newest first (keyset), breakdown's affected hosts, the boundary day's count
-    index("host_detectors_last").on(t.detector, t.lastSeenMs, t.hostId),
+    // GET /v1/patterns/{d}/hosts newest first (keyset), the boundary day's count, and breakdowns'
+    // affected hosts by attribute (covering)
+    index("host_detectors_last").on(
+      t.detector,
+      t.lastSeenMs,
+      t.hostId,
+      t.hasHost,
+      t.kernelRelease,
+      t.diskDrivers,
+      t.zone,
+      t.instanceType,
+    ),
+    // the hosts triggers: one host's rows when its attributes change
+    index("host_detectors_host").on(t.hostId),
   ],
 );
 

@@ -31,11 +31,17 @@ export async function recountDays(d1: D1Database) {
   ).results;
 }
 
-/** host_detectors and detector_last_days as the triggers keep them, and as a recount says they should be. */
+/**
+ * host_detectors (with the host attributes copied into it) and detector_last_days as the triggers keep
+ * them, and as a recount says they should be.
+ */
 export async function keptLastSightings(d1: D1Database) {
   const q = async (sql: string) => (await d1.prepare(sql).all()).results;
   return {
-    hosts: await q("SELECT detector, host_id, last_seen_ms FROM host_detectors ORDER BY 1, 2"),
+    hosts: await q(
+      `SELECT detector, host_id, last_seen_ms, has_host, kernel_release, disk_drivers, zone, instance_type
+       FROM host_detectors ORDER BY 1, 2`,
+    ),
     days: await q(
       "SELECT detector, day, episodes, regressions, min_first_seen_ms, hosts FROM detector_last_days WHERE episodes > 0 OR hosts > 0 ORDER BY 1, 2",
     ),
@@ -45,7 +51,9 @@ export async function recountLastSightings(d1: D1Database) {
   const q = async (sql: string) => (await d1.prepare(sql).all()).results;
   return {
     hosts: await q(
-      "SELECT detector, host_id, max(last_seen_ms) AS last_seen_ms FROM episodes GROUP BY 1, 2 ORDER BY 1, 2",
+      `SELECT e.detector, e.host_id, max(e.last_seen_ms) AS last_seen_ms, h.host_id IS NOT NULL AS has_host,
+              h.kernel_release, h.disk_drivers, h.zone, h.instance_type
+       FROM episodes e LEFT JOIN hosts h ON h.host_id = e.host_id GROUP BY 1, 2 ORDER BY 1, 2`,
     ),
     days: await q(
       `WITH e AS (

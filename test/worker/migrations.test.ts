@@ -79,6 +79,17 @@ describe("rollup migrations on a database with episodes", () => {
     expect(days.length).toBeGreaterThan(50);
     expect(await keptDays(d1)).toEqual(days);
     await insertEpisodes(300, 100);
+    // three of the seven hosts have their hosts row: later backfills copy their attributes
+    await d1.batch(
+      [0, 1, 2].map((h) =>
+        d1
+          .prepare(
+            `INSERT INTO hosts (host_id, first_seen_ms, last_seen_ms, view_captured_at_ms, latest_snapshot_key, zone, kernel_release)
+             VALUES (?, ?, ?, ?, 'k', ?, '6.6.71')`,
+          )
+          .bind(`i-${h}`, NOW, NOW, NOW, `zone-${h}`),
+      ),
+    );
     // every later migration: the rest of the tables, backfilled from 400 episodes
     const rest = readdirSync(DIR).filter((f) => f.endsWith(".sql") && f > "0001_zzz");
     expect(rest.length).toBeGreaterThan(0);
@@ -86,6 +97,7 @@ describe("rollup migrations on a database with episodes", () => {
     const sightings = await recountLastSightings(d1);
     expect(sightings.hosts.length).toBe(28);
     expect(await keptLastSightings(d1)).toEqual(sightings);
+    expect(sightings.hosts.filter((h) => h.has_host === 1).length).toBe(12);
     expect(await keptDays(d1)).toEqual(await recountDays(d1));
     // and the triggers carry on from the backfilled rows
     await insertEpisodes(400, 50);

@@ -73,8 +73,12 @@ async function expectWindowsMatchScan(db: Db) {
         after = { lastSeenMs: last.lastSeenMs, hostId: last.hostId };
       }
       expect(paged).toEqual(all);
-      const by = { ...w, detector, by: "zone" as const };
-      expect(await patternBreakdown(db, by)).toEqual(await patternBreakdownScan(db, by));
+      for (const attribute of ["zone", "kernel"] as const) {
+        const by = { ...w, detector, by: attribute };
+        expect(await patternBreakdown(db, by), `breakdown by ${attribute}`).toEqual(
+          await patternBreakdownScan(db, by),
+        );
+      }
     }
   }
 }
@@ -83,23 +87,33 @@ describe("rollups kept by triggers", () => {
   it("match a recount of the episodes after a random mix of writes", async () => {
     const d1 = (await svc.mf.getD1Database("DB")) as unknown as D1Database;
     const db = drizzle(d1 as never, { schema }) as unknown as Db;
-    await d1.batch(
-      [0, 1, 2, 3, 4].map((h) =>
-        d1
-          .prepare(
-            `INSERT INTO hosts (host_id, first_seen_ms, last_seen_ms, view_captured_at_ms, latest_snapshot_key, zone)
-             VALUES (?, ?, ?, ?, 'k', ?)`,
-          )
-          .bind(`i-${h}`, NOW, NOW, NOW, `zone-${h % 2}`),
-      ),
-    );
+    // The consumer's host upsert; i-4 has episodes before its hosts row exists.
+    const upsertHost = (h: number, zone: string, kernel: string) =>
+      d1
+        .prepare(
+          `INSERT INTO hosts (host_id, first_seen_ms, last_seen_ms, view_captured_at_ms, latest_snapshot_key, zone, kernel_release)
+           VALUES (?, ?, ?, ?, 'k', ?, ?)
+           ON CONFLICT (host_id) DO UPDATE SET zone = excluded.zone, kernel_release = excluded.kernel_release`,
+        )
+        .bind(`i-${h}`, NOW, NOW, NOW, zone, kernel);
+    await d1.batch([0, 1, 2, 3].map((h) => upsertHost(h, `zone-${h % 2}`, "5.10.134")));
     let seed = 7;
     const rand = (n: number) => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
       return seed % n;
     };
+    const hostChanges: Record<number, () => Promise<unknown>> = {
+      // a relabel and a kernel upgrade, a host row that arrives late, one that goes and comes back
+      100: () => upsertHost(1, "zone-2", "5.10.134").run(),
+      150: () => upsertHost(2, "zone-0", "6.6.71").run(),
+      200: () => upsertHost(4, "zone-1", "6.6.71").run(),
+      250: () => d1.prepare("DELETE FROM hosts WHERE host_id = 'i-3'").run(),
+      300: () => upsertHost(3, "zone-2", "6.6.71").run(),
+      350: () => upsertHost(1, "zone-2", "4.19.91").run(),
+    };
     const live = new Map<string, { first: number; last: number }>();
     for (let step = 0; step < 400; step++) {
+      await hostChanges[step]?.();
       const op = rand(10);
       const ids = [...live.keys()];
       const id = ids.length && op >= 3 ? (ids[rand(ids.length)] as string) : `ep_${step}`;
