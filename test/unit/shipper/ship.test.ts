@@ -194,7 +194,8 @@ describe("shipOnce", () => {
     const r = await shipOnce(cfg, d);
     expect(r.status).toBe(EXIT.ok);
     expect(up.items).toHaveLength(2);
-    expect(d.logs.join("\n")).toMatch(/upload failed \(HTTP 503\); retry 1\/2 in 0\.\d s/);
+    // the first retry waits 0.5-1 s (jitter over the upper half of 1 s): "1.0 s" one time in ten
+    expect(d.logs.join("\n")).toMatch(/upload failed \(HTTP 503\); retry 1\/2 in (0\.[5-9]|1\.0) s/);
   });
 
   it("spools the snapshot being uploaded when a signal stops the run, and exits 0", async () => {
