@@ -191,8 +191,9 @@ export async function patternSummary(db: Db, w: Window): Promise<PatternSummaryR
   const day = Math.floor(since / DAY_MS);
   const dayEnd = (day + 1) * DAY_MS - 1;
   // The episodes taken out are read through episodes_first_seen (pinned: SQLite otherwise scanned a
-  // whole index to group by detector). The earliest first sighting needs no correction: one in the window is at most `until`, below any
-  // taken out. The latest sighting walks episodes_detector_last down past those taken out.
+  // whole index to group by detector). The earliest first sighting needs no correction: one in the
+  // window is at most `until`, below any taken out. The latest sighting walks episodes_detector_last
+  // down past those taken out.
   return db.all<PatternSummaryRow>(sql`
     WITH parts (detector, hosts, occurrences, first_seen_ms) AS (
       -- every whole day after since's own: one row per detector and day
