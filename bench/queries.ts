@@ -45,9 +45,10 @@ export async function seedFleet(
   // 2^31 - 1 with its own multiplier per salt. (One multiplier with a per-salt offset made every value a
   // shift of the others: the busiest host also had the busiest detector and the newest episodes.)
   const MULTIPLIERS = [
-    0, 1_103_515_245, 2_654_435_761, 2_246_822_519, 3_266_489_917, 668_265_263, 374_761_393, 2_870_177_450,
+    1_103_515_245, 2_654_435_761, 2_246_822_519, 3_266_489_917, 668_265_263, 374_761_393, 2_870_177_450,
   ];
-  const u = (salt: number) => `(((n * ${MULTIPLIERS[salt]} + 12345) % 2147483647) / 2147483647.0)`;
+  // salts are 1..7
+  const u = (salt: number) => `(((n * ${MULTIPLIERS[salt - 1]} + 12345) % 2147483647) / 2147483647.0)`;
   const series = (from: number, to: number) =>
     `WITH RECURSIVE s(n) AS (SELECT ${from} UNION ALL SELECT n + 1 FROM s WHERE n < ${to - 1})`;
   const hostId = (expr: string) => `'i-' || printf('%07d', ${expr})`;

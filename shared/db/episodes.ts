@@ -1,5 +1,5 @@
 /** Episode storage and the fleet-pattern queries behind /v1/patterns and /v1/incidents. */
-import { and, between, desc, eq, gte, inArray, lte, sql } from "drizzle-orm";
+import { and, between, desc, eq, gte, inArray, lte, type SQL, type SQLChunk, sql } from "drizzle-orm";
 import type { EpisodeChange, EpisodeState } from "../detect/episodes.js";
 import type { DetectorId, Verdict } from "../detect/types.js";
 import { DAY_MS } from "../time.js";
@@ -167,6 +167,18 @@ const overlaps = (w: Window) =>
  */
 const MAX_STARTS_AFTER = 1000;
 
+/**
+ * (detector, host) of the hosts whose only episodes of a detector in the window began after it ends:
+ * counted as affected by the tables kept by last sighting, and not affected in the window.
+ */
+function onlyStartedAfter(since: number, until: number): SQL {
+  return sql`
+    SELECT f.detector, f.host_id FROM episodes f INDEXED BY episodes_first_seen
+    WHERE f.first_seen_ms > ${until} AND NOT EXISTS (
+      SELECT 1 FROM episodes e WHERE e.host_id = f.host_id AND e.detector = f.detector
+        AND e.last_seen_ms >= ${since} AND e.first_seen_ms <= ${until})`;
+}
+
 /** Episodes first seen after the window ends, counted up to one past MAX_STARTS_AFTER. */
 async function startsAfter(db: Db, w: Window): Promise<number> {
   // a range of episodes_first_seen, stopped at the limit
@@ -214,11 +226,8 @@ export async function patternSummary(db: Db, w: Window): Promise<PatternSummaryR
       WHERE first_seen_ms > ${until} GROUP BY detector
       UNION ALL
       -- and hosts whose only episodes in the window are those
-      SELECT f.detector, -count(DISTINCT f.host_id), 0, NULL FROM episodes f INDEXED BY episodes_first_seen
-      WHERE f.first_seen_ms > ${until} AND NOT EXISTS (
-        SELECT 1 FROM episodes e WHERE e.host_id = f.host_id AND e.detector = f.detector
-          AND e.last_seen_ms >= ${since} AND e.first_seen_ms <= ${until})
-      GROUP BY f.detector
+      SELECT detector, -count(DISTINCT host_id), 0, NULL FROM (${onlyStartedAfter(since, until)})
+      GROUP BY detector
     )
     SELECT detector, sum(hosts) AS hosts, sum(occurrences) AS occurrences, min(first_seen_ms) AS firstSeenMs,
       (SELECT e.last_seen_ms FROM episodes e INDEXED BY episodes_detector_last
@@ -336,23 +345,17 @@ export async function patternBreakdown(db: Db, args: BreakdownArgs) {
   const late = await startsAfter(db, args);
   if (late > MAX_STARTS_AFTER) return patternBreakdownScan(db, args);
   const { detector, sinceMs: since, untilMs: until } = args;
-  // less the hosts whose only episodes in the window began after it
   const lateOnly =
     late === 0
       ? sql``
-      : sql`AND host_id NOT IN (
-          SELECT f.host_id FROM episodes f INDEXED BY episodes_first_seen
-          WHERE f.first_seen_ms > ${until} AND f.detector = ${detector}
-            AND NOT EXISTS (
-              SELECT 1 FROM episodes e WHERE e.host_id = f.host_id AND e.detector = ${detector}
-                AND e.last_seen_ms >= ${since} AND e.first_seen_ms <= ${until}))`;
+      : sql`AND host_id NOT IN (SELECT host_id FROM (${onlyStartedAfter(since, until)}) WHERE detector = ${detector})`;
   // The affected hosts' attributes are copied into host_detectors (0004): one range of its index.
-  const col = sql.identifier(BREAKDOWN_ATTRIBUTES[args.by].column.name);
-  const affected = db.all<BreakdownGroup>(sql`
-    SELECT ${col} AS value, count(*) AS hosts FROM host_detectors INDEXED BY host_detectors_last
-    WHERE detector = ${detector} AND last_seen_ms >= ${since} AND has_host = 1 ${lateOnly}
-    GROUP BY 1`);
-  return breakdownOf(db, args, affected);
+  return breakdownOf(db, args, (col) =>
+    db.all<BreakdownGroup>(sql`
+      SELECT ${col} AS value, count(*) AS hosts FROM host_detectors INDEXED BY host_detectors_last
+      WHERE detector = ${detector} AND last_seen_ms >= ${since} AND has_host = 1 ${lateOnly}
+      GROUP BY 1`),
+  );
 }
 
 /** patternBreakdown for any window, from a scan of the detector's episodes active in it. */
@@ -361,23 +364,30 @@ export function patternBreakdownScan(db: Db, args: BreakdownArgs) {
     .selectDistinct({ hostId: episodes.hostId })
     .from(episodes)
     .where(and(eq(episodes.detector, args.detector), overlaps(args)));
-  const col = sql.identifier(BREAKDOWN_ATTRIBUTES[args.by].column.name);
   // the affected hosts' attributes through hosts_attributes, not the rows with their view summaries
-  const affected = db.all<BreakdownGroup>(sql`
-    SELECT ${col} AS value, count(*) AS hosts FROM hosts INDEXED BY hosts_attributes
-    WHERE host_id IN ${affectedHosts} GROUP BY 1`);
-  return breakdownOf(db, args, affected);
+  return breakdownOf(db, args, (col) =>
+    db.all<BreakdownGroup>(sql`
+      SELECT ${col} AS value, count(*) AS hosts FROM hosts INDEXED BY hosts_attributes
+      WHERE host_id IN ${affectedHosts} GROUP BY 1`),
+  );
 }
 
 type BreakdownArgs = Window & { detector: string; by: BreakdownAttribute };
 type BreakdownGroup = { value: string | null; hosts: number };
 
-/** Share and lift of the affected hosts' groups against the fleet's, counted by the attribute's index. */
-async function breakdownOf(db: Db, args: BreakdownArgs, affectedGroups: Promise<BreakdownGroup[]>) {
+/**
+ * Share and lift of the affected hosts' groups (`affectedBy` counts them by the attribute's column)
+ * against the fleet's, counted by the attribute's own index.
+ */
+async function breakdownOf(
+  db: Db,
+  args: BreakdownArgs,
+  affectedBy: (col: SQLChunk) => Promise<BreakdownGroup[]>,
+) {
   const attribute = BREAKDOWN_ATTRIBUTES[args.by];
   const col = sql.identifier(attribute.column.name);
   const [affected, fleet] = await Promise.all([
-    affectedGroups,
+    affectedBy(col),
     db.all<BreakdownGroup>(
       sql`SELECT ${col} AS value, count(*) AS hosts FROM hosts INDEXED BY ${sql.identifier(attribute.index)} GROUP BY 1`,
     ),

@@ -97,6 +97,16 @@ export interface TraceSpec {
   oldestTs?: Record<number, number>;
 }
 
+/** The function tracer as a race investigation sets it up: on the driver-core probe and bind paths. */
+const DRIVER_CORE_TRACE = {
+  dir: "sys/kernel/tracing",
+  clock: "local",
+  tracer: "function",
+  filter: ["bind_store", "nvme_probe [nvme]"],
+  tracingOn: true,
+  bufferSizeKb: 1408,
+} as const satisfies Partial<TraceSpec>;
+
 export interface HostTreeSpec {
   hostname: string;
   osrelease: string;
@@ -635,12 +645,7 @@ export function healthyHost(): HostTreeSpec {
       "6,98230,1843240411087,-;vfio-pci 0000:3b:00.5: enabling device (0000 -> 0002)",
     ],
     trace: {
-      dir: "sys/kernel/tracing",
-      clock: "local",
-      tracer: "function",
-      filter: ["bind_store", "nvme_probe [nvme]"],
-      tracingOn: true,
-      bufferSizeKb: 1408,
+      ...DRIVER_CORE_TRACE,
       cpus: 4,
       lines: [
         "      csi-plugin-2931    [001] ..... 1843190.001512: bind_store <-drv_attr_store",
@@ -1177,12 +1182,7 @@ export function kubernetesNodeHost(opts: { pods?: number; disks?: number; vms?: 
     );
   }
   spec.trace = {
-    dir: "sys/kernel/tracing",
-    clock: "local",
-    tracer: "function",
-    filter: ["bind_store", "nvme_probe [nvme]"],
-    tracingOn: true,
-    bufferSizeKb: 1408,
+    ...DRIVER_CORE_TRACE,
     cpus,
     lines,
     nowTs: spec.uptimeSec,

@@ -6,9 +6,10 @@ import { cpSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { D1Database } from "@cloudflare/workers-types";
-import { Miniflare } from "miniflare";
+import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyMigrations } from "../../infra/node/migrations.js";
+import { startBareD1 } from "../support/bare-d1.js";
 import { keptDays, keptLastSightings, recountDays, recountLastSightings } from "../support/rollups.js";
 
 const DAY = 86_400_000;
@@ -20,12 +21,7 @@ let d1: D1Database;
 let partial: string;
 
 beforeAll(async () => {
-  mf = new Miniflare({
-    modules: true,
-    script: "export default { fetch() { return new Response(null, { status: 404 }); } }",
-    d1Databases: ["DB"],
-  });
-  d1 = (await mf.getD1Database("DB")) as unknown as D1Database;
+  ({ mf, d1 } = await startBareD1());
   partial = mkdtempSync(join(tmpdir(), "fl-migrations-"));
 });
 afterAll(async () => {

@@ -5,12 +5,13 @@
 import type { D1Database } from "@cloudflare/workers-types";
 import { drizzle } from "drizzle-orm/d1";
 import fc from "fast-check";
-import { Miniflare } from "miniflare";
+import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { applyMigrations } from "../../../infra/node/migrations.js";
 import { schema } from "../../../shared/db/schema.js";
 import type { Db } from "../../../shared/db/types.js";
 import { type DrainArgs, drainEvents, splitMessageBody } from "../../../shared/pipeline/drain-events.js";
+import { startBareD1 } from "../../support/bare-d1.js";
 import { MemoryEventSource } from "../../support/sqs-memory-source.js";
 
 let mf: Miniflare;
@@ -20,12 +21,7 @@ let failBatch: ((call: number) => boolean) | null = null;
 let batchCalls = 0;
 
 beforeAll(async () => {
-  mf = new Miniflare({
-    modules: true,
-    script: "export default { fetch() { return new Response(null, { status: 404 }); } }",
-    d1Databases: ["DB"],
-  });
-  d1 = (await mf.getD1Database("DB")) as unknown as D1Database;
+  ({ mf, d1 } = await startBareD1());
   await applyMigrations(d1, "infra/migrations");
 });
 afterAll(async () => {
