@@ -4,6 +4,7 @@
  * Fields are split on single spaces (the source can be empty, giving two spaces in a row), and the
  * kernel's octal escapes are undone per field after the split.
  */
+import { AsciiWindow } from "./ascii.js";
 import { IssueList, MAX_LINE_CHARS, type ParseResult, result } from "./result.js";
 
 export const PROPAGATIONS = ["private", "shared", "slave", "shared+slave", "unbindable"] as const;
@@ -97,8 +98,11 @@ export function readDecimal(s: string, start: number, end: number): number {
 
 const NO_TAGS: readonly string[] = [];
 const SPACE = 32;
+const SLASH = 47;
+const COLON = 58;
+const DASH = 45;
 
-// MountLine flags.
+// MountRows flags.
 /** The line holds a backslash: its string fields go through unescapeMountField. */
 const ESCAPED = 1;
 const ROOT_DELETED = 2;
@@ -106,110 +110,183 @@ const READ_ONLY = 4;
 /** The `unbindable` tag (propagation is derived from it and the peer and master groups). */
 const UNBINDABLE = 8;
 
+// A row of MountRows. Offsets index the file text: `S1`..`S6` are the first six spaces of the line,
+// `T1`/`T2` the spaces after the type and after the source. The ids and device numbers are read from
+// the text again when asked for (a few digits); the optional tags are kept, -1 standing for "absent".
+const START = 0;
+const END = 1;
+const S1 = 2;
+const S2 = 3;
+const S3 = 4;
+const S4 = 5;
+const S5 = 6;
+const S6 = 7;
+const TYPE_START = 8;
+const T1 = 9;
+const T2 = 10;
+const PEER_GROUP = 11;
+const MASTER_GROUP = 12;
+const PROPAGATE_FROM = 13;
+const FLAGS = 14;
+const LINE = 15;
+const STRIDE = 16;
+/** Most rows per chunk: chunks stay small enough for the allocator to recycle. */
+const CHUNK_SHIFT = 10;
+const CHUNK_ROWS = 1 << CHUNK_SHIFT;
+const CHUNK_MASK = CHUNK_ROWS - 1;
+/** Kernel group ids are C ints: a larger number is damaged input. */
+const INT_MAX = 0x7fffffff;
+
 /**
- * A mount read from one line of a mountinfo file. The numbers, tags and flags are read while the line
- * is validated; the string fields stay in the file text and are sliced out (and unescaped) each time
- * they are read. Nine strings kept per line made a big file cost 3-4 times the baseline, most of it in
- * the garbage collector copying them (bench/parsers/mountinfo.ts), while the detectors read the mount
- * point and devt of each mount and the other strings of a few. This object holds only small integers
- * and shared values, which the collector moves cheaply.
+ * The mounts of one file as rows of offsets into its text, in chunks of Int32Array. A mount object holds
+ * only its table and row, and slices its strings out of the text when they are read. Objects that held
+ * every field made a big file cost several times the baseline (bench/parsers/mountinfo.ts): most of it
+ * was the garbage collector moving them and fresh memory for them, while the detectors read the mount
+ * point and devt of each mount and the other strings of a few.
  */
+class MountRows {
+  readonly chunks: Int32Array[] = [];
+  rows = 0;
+  /** Optional fields this parser does not know, by row; null until a line has one. */
+  otherTags: Map<number, string[]> | null = null;
+
+  constructor(
+    readonly text: string,
+    readonly evidencePath: string | null,
+  ) {}
+
+  /** The chunk that holds row `row`, added or enlarged when it has no room for it. */
+  chunkFor(row: number): Int32Array {
+    const at = row >>> CHUNK_SHIFT;
+    const have = this.chunks[at];
+    const need = ((row & CHUNK_MASK) + 1) * STRIDE;
+    if (have && have.length >= need) return have;
+    // Chunks after the first are full. The first starts at one row per 64 characters of the file and
+    // doubles, so a small file (the usual case) takes a small one.
+    const rows = at > 0 ? CHUNK_ROWS : have ? 2 * (have.length / STRIDE) : (this.text.length >>> 6) + 1;
+    const chunk = new Int32Array(Math.min(CHUNK_ROWS, rows) * STRIDE);
+    if (have) chunk.set(have);
+    this.chunks[at] = chunk;
+    return chunk;
+  }
+
+  get(row: number, slot: number): number {
+    const chunk = this.chunks[row >>> CHUNK_SHIFT];
+    return chunk?.[(row & CHUNK_MASK) * STRIDE + slot] ?? -1;
+  }
+}
+
+/** A mount read from one line of a mountinfo file: a row of a MountRows. */
 class MountLine implements Mount {
-  readonly mountId: number;
-  readonly parentId: number;
-  readonly major: number;
-  readonly minor: number;
-  readonly otherTags: readonly string[];
-  readonly peerGroup: number | null;
-  readonly masterGroup: number | null;
-  readonly propagateFrom: number | null;
-  readonly line: number;
-  readonly evidencePath: string | null;
-  readonly #text: string;
-  /** The line is `#text[#start, #end)`; the other offsets index `#text` too (see FieldEnds). */
-  readonly #start: number;
-  readonly #end: number;
-  readonly #s2: number;
-  readonly #s3: number;
-  readonly #s4: number;
-  readonly #s5: number;
-  readonly #s6: number;
-  readonly #typeStart: number;
-  readonly #dot: number;
-  readonly #t1: number;
-  readonly #t2: number;
-  /** ESCAPED, ROOT_DELETED, READ_ONLY, UNBINDABLE: one number rather than four fields per mount. */
-  readonly #flags: number;
+  readonly #rows: MountRows;
+  readonly #row: number;
 
-  constructor(text: string, line: number, evidencePath: string | null, f: FieldEnds) {
-    this.mountId = f.mountId;
-    this.parentId = f.parentId;
-    this.major = f.major;
-    this.minor = f.minor;
-    this.otherTags = f.otherTags;
-    this.peerGroup = f.peerGroup;
-    this.masterGroup = f.masterGroup;
-    this.propagateFrom = f.propagateFrom;
-    this.line = line;
-    this.evidencePath = evidencePath;
-    this.#text = text;
-    this.#start = f.start;
-    this.#end = f.end;
-    this.#s2 = f.s2;
-    this.#s3 = f.s3;
-    this.#s4 = f.s4;
-    this.#s5 = f.s5;
-    this.#s6 = f.s6;
-    this.#typeStart = f.typeStart;
-    this.#dot = f.dot;
-    this.#t1 = f.t1;
-    this.#t2 = f.t2;
-    this.#flags = f.flags;
+  constructor(rows: MountRows, row: number) {
+    this.#rows = rows;
+    this.#row = row;
   }
 
+  #at(slot: number): number {
+    return this.#rows.get(this.#row, slot);
+  }
+  #flag(flag: number): boolean {
+    return (this.#at(FLAGS) & flag) !== 0;
+  }
+  #nullable(slot: number): number | null {
+    const n = this.#at(slot);
+    return n === -1 ? null : n;
+  }
+  #decimal(start: number, end: number): number {
+    return readDecimal(this.#rows.text, start, end);
+  }
+  /** The colon of `major:minor`. */
+  #colon(): number {
+    return this.#rows.text.indexOf(":", this.#at(S2) + 1);
+  }
+  /** The `.` before a subtype, or -1. */
+  #dot(): number {
+    const dot = this.#rows.text.indexOf(".", this.#at(TYPE_START));
+    return dot < this.#at(T1) ? dot : -1;
+  }
+  /** A string field, unescaped when its line holds a backslash. */
   #field(start: number, end: number): string {
-    const s = this.#text.slice(start, end);
-    return (this.#flags & ESCAPED) !== 0 ? unescapeMountField(s) : s;
+    const s = this.#rows.text.slice(start, end);
+    return this.#flag(ESCAPED) ? unescapeMountField(s) : s;
   }
 
+  get mountId(): number {
+    return this.#decimal(this.#at(START), this.#at(S1));
+  }
+  get parentId(): number {
+    return this.#decimal(this.#at(S1) + 1, this.#at(S2));
+  }
+  get major(): number {
+    return this.#decimal(this.#at(S2) + 1, this.#colon());
+  }
+  get minor(): number {
+    return this.#decimal(this.#colon() + 1, this.#at(S3));
+  }
+  get line(): number {
+    return this.#at(LINE);
+  }
+  get evidencePath(): string | null {
+    return this.#rows.evidencePath;
+  }
+  get otherTags(): readonly string[] {
+    return this.#rows.otherTags?.get(this.#row) ?? NO_TAGS;
+  }
+  get peerGroup(): number | null {
+    return this.#nullable(PEER_GROUP);
+  }
+  get masterGroup(): number | null {
+    return this.#nullable(MASTER_GROUP);
+  }
+  get propagateFrom(): number | null {
+    return this.#nullable(PROPAGATE_FROM);
+  }
   get rootDeleted(): boolean {
-    return (this.#flags & ROOT_DELETED) !== 0;
+    return this.#flag(ROOT_DELETED);
   }
   get readOnly(): boolean {
-    return (this.#flags & READ_ONLY) !== 0;
+    return this.#flag(READ_ONLY);
   }
   get propagation(): Propagation {
-    if (this.peerGroup !== null) return this.masterGroup !== null ? "shared+slave" : "shared";
-    if (this.masterGroup !== null) return "slave";
-    return (this.#flags & UNBINDABLE) !== 0 ? "unbindable" : "private";
+    const peer = this.#at(PEER_GROUP) !== -1;
+    const master = this.#at(MASTER_GROUP) !== -1;
+    if (peer) return master ? "shared+slave" : "shared";
+    if (master) return "slave";
+    return this.#flag(UNBINDABLE) ? "unbindable" : "private";
   }
 
   get devt(): string {
-    return this.#text.slice(this.#s2 + 1, this.#s3);
+    return this.#rows.text.slice(this.#at(S2) + 1, this.#at(S3));
   }
   get root(): string {
-    return this.#field(this.#s3 + 1, this.rootDeleted ? this.#s4 - DELETED_SUFFIX.length : this.#s4);
+    const end = this.#at(S4);
+    return this.#field(this.#at(S3) + 1, this.rootDeleted ? end - DELETED_SUFFIX.length : end);
   }
   get mountPoint(): string {
-    return this.#field(this.#s4 + 1, this.#s5);
+    return this.#field(this.#at(S4) + 1, this.#at(S5));
   }
   get options(): string {
-    return this.#text.slice(this.#s5 + 1, this.#s6);
+    return this.#rows.text.slice(this.#at(S5) + 1, this.#at(S6));
   }
   get fsType(): string {
-    return this.#text.slice(this.#typeStart, this.#dot === -1 ? this.#t1 : this.#dot);
+    const dot = this.#dot();
+    return this.#rows.text.slice(this.#at(TYPE_START), dot === -1 ? this.#at(T1) : dot);
   }
   get fsSubtype(): string | null {
-    return this.#dot === -1 ? null : this.#text.slice(this.#dot + 1, this.#t1);
+    const dot = this.#dot();
+    return dot === -1 ? null : this.#rows.text.slice(dot + 1, this.#at(T1));
   }
   get source(): string {
-    return this.#field(this.#t1 + 1, this.#t2);
+    return this.#field(this.#at(T1) + 1, this.#at(T2));
   }
   get superOptions(): string {
-    return this.#field(this.#t2 + 1, this.#end);
+    return this.#field(this.#at(T2) + 1, this.#at(END));
   }
   get raw(): string {
-    return this.#text.slice(this.#start, this.#end);
+    return this.#rows.text.slice(this.#at(START), this.#at(END));
   }
 
   /** Every field as a plain object: what JSON and test snapshots show. */
@@ -241,178 +318,172 @@ class MountLine implements Mount {
   }
 }
 
-/**
- * What parseLine found in a line: offsets into the file text (`sN` is the Nth space of the line,
- * `t1`/`t2` the spaces after the type and the source) and the values read. Short-lived: MountLine
- * copies it.
- */
-interface FieldEnds {
-  readonly start: number;
-  readonly end: number;
-  readonly s2: number;
-  readonly s3: number;
-  readonly s4: number;
-  readonly s5: number;
-  readonly s6: number;
-  readonly typeStart: number;
-  readonly dot: number;
-  readonly t1: number;
-  readonly t2: number;
-  readonly flags: number;
-  readonly mountId: number;
-  readonly parentId: number;
-  readonly major: number;
-  readonly minor: number;
-  readonly otherTags: readonly string[];
-  readonly peerGroup: number | null;
-  readonly masterGroup: number | null;
-  readonly propagateFrom: number | null;
-}
-
-/** `s` holds `word` at `at`. A loop: startsWith costs several times more on words this short. */
-function hasAt(s: string, at: number, word: string): boolean {
-  for (let i = 0; i < word.length; i++) if (s.charCodeAt(at + i) !== word.charCodeAt(i)) return false;
+/** The line's bytes hold `word` at `at`. */
+function hasAt(b: Uint8Array, at: number, word: string): boolean {
+  for (let i = 0; i < word.length; i++) if (b[at + i] !== word.charCodeAt(i)) return false;
   return true;
 }
 
-/**
- * The first space in `text[at, end)`, or -1. The search runs on past `end` when the line has no more
- * spaces; parseMountinfo keeps that from repeating over a run of lines without spaces (see there).
- */
-function spaceIn(text: string, at: number, end: number): number {
-  const i = text.indexOf(" ", at);
-  return i < end ? i : -1;
+/** The first space in `b[at, end)`, or -1. */
+function spaceIn(b: Uint8Array, at: number, end: number): number {
+  while (at < end && b[at] !== SPACE) at++;
+  return at < end ? at : -1;
+}
+
+/** readDecimal on the line's bytes: the number in `b[start, end)`, or -1. */
+function decimalIn(b: Uint8Array, start: number, end: number): number {
+  if (end <= start || end - start > 15) return -1;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const d = (b[i] ?? 0) - DIGIT_0;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** A propagation group id in `b[start, end)`: decimal digits of a C int, or -1. */
+function groupIn(b: Uint8Array, start: number, end: number): number {
+  const n = decimalIn(b, start, end);
+  return n > INT_MAX ? -1 : n;
 }
 
 /**
- * Reads the line `text[start, end)` (no newline) whose first space is `s1` (-1: none); returns where
- * its fields are, or reports why the line was skipped. Offsets index the whole text: characters and
- * searches on the flat file string cost about half what they cost on a slice of it. `escaped` says
- * whether the line holds a backslash.
+ * Reads the line `text[start, end)` (no newline) into a new row of `rows`; returns whether it did, or
+ * reports why the line was skipped. The fields are found in the line's bytes in the window `w` (reading
+ * a Uint8Array costs a fraction of a `charCodeAt` or an `indexOf` call per field); offsets are stored as
+ * indexes of the text, which the string fields are sliced from. `escaped` says whether the line holds a
+ * backslash.
  */
 function parseLine(
-  text: string,
+  rows: MountRows,
+  w: AsciiWindow,
   start: number,
   end: number,
-  s1: number,
   escaped: boolean,
   lineNo: number,
   issues: IssueList,
-): FieldEnds | undefined {
+): boolean {
+  const b = w.bytes;
+  const base = w.base;
+  const ls = start - base;
+  const le = end - base;
   // Six positional fields, each ended by a single space. The root is nearly always `/`.
-  const s2 = s1 === -1 ? -1 : spaceIn(text, s1 + 1, end);
-  const s3 = s2 === -1 ? -1 : spaceIn(text, s2 + 1, end);
+  const s1 = spaceIn(b, ls, le);
+  const s2 = s1 === -1 ? -1 : spaceIn(b, s1 + 1, le);
+  const s3 = s2 === -1 ? -1 : spaceIn(b, s2 + 1, le);
   const s4 =
     s3 === -1
       ? -1
-      : text.charCodeAt(s3 + 1) === 47 && s3 + 2 < end && text.charCodeAt(s3 + 2) === SPACE
+      : b[s3 + 1] === SLASH && s3 + 2 < le && b[s3 + 2] === SPACE
         ? s3 + 2
-        : spaceIn(text, s3 + 1, end);
-  const s5 = s4 === -1 ? -1 : spaceIn(text, s4 + 1, end);
-  const s6 = s5 === -1 ? -1 : spaceIn(text, s5 + 1, end);
+        : spaceIn(b, s3 + 1, le);
+  const s5 = s4 === -1 ? -1 : spaceIn(b, s4 + 1, le);
+  const s6 = s5 === -1 ? -1 : spaceIn(b, s5 + 1, le);
   if (s6 === -1) {
     issues.add("malformed_line", "fewer than 6 fields before the separator", lineNo);
-    return undefined;
+    return false;
   }
-  const mountId = readDecimal(text, start, s1);
-  const parentId = readDecimal(text, s1 + 1, s2);
+  const mountId = decimalIn(b, ls, s1);
+  const parentId = decimalIn(b, s1 + 1, s2);
   let colon = s2 + 1;
-  while (colon < s3 && text.charCodeAt(colon) !== 58) colon++;
-  const major = colon === s3 ? -1 : readDecimal(text, s2 + 1, colon);
-  const minor = major === -1 ? -1 : readDecimal(text, colon + 1, s3);
+  while (colon < s3 && b[colon] !== COLON) colon++;
+  const major = colon === s3 ? -1 : decimalIn(b, s2 + 1, colon);
+  const minor = major === -1 ? -1 : decimalIn(b, colon + 1, s3);
   if (mountId < 0 || parentId < 0 || minor < 0) {
     const which = mountId < 0 ? "mount id" : parentId < 0 ? "parent id" : "major:minor";
     issues.add("invalid_field", `bad ${which}`, lineNo);
-    return undefined;
+    return false;
   }
 
   // Optional fields up to the lone `-`. Known tags are read in place; future kernels may add tags,
-  // so unknown ones are kept as written.
-  let peerGroup: number | null = null;
-  let masterGroup: number | null = null;
-  let propagateFrom: number | null = null;
+  // so unknown ones are kept as written. -1 stands for "absent".
+  let peerGroup = -1;
+  let masterGroup = -1;
+  let propagateFrom = -1;
   let unbindable = false;
   let otherTags: string[] | null = null;
   let at = s6 + 1;
   let sep = -1;
   for (;;) {
-    const fieldEnd = spaceIn(text, at, end);
+    const fieldEnd = spaceIn(b, at, le);
     if (fieldEnd === -1) break;
-    const c = text.charCodeAt(at);
-    if (fieldEnd === at + 1 && c === 45) {
+    const c = b[at];
+    if (fieldEnd === at + 1 && c === DASH) {
       sep = at;
       break;
     }
     // The first letter picks the tag to compare, so each field costs one comparison at most.
     let n = -2;
-    if (c === 115 && hasAt(text, at, "shared:")) {
-      n = readDecimal(text, at + 7, fieldEnd);
+    if (c === 115 && hasAt(b, at, "shared:")) {
+      n = groupIn(b, at + 7, fieldEnd);
       if (n >= 0) peerGroup = n;
-    } else if (c === 109 && hasAt(text, at, "master:")) {
-      n = readDecimal(text, at + 7, fieldEnd);
+    } else if (c === 109 && hasAt(b, at, "master:")) {
+      n = groupIn(b, at + 7, fieldEnd);
       if (n >= 0) masterGroup = n;
-    } else if (c === 112 && hasAt(text, at, "propagate_from:")) {
-      n = readDecimal(text, at + 15, fieldEnd);
+    } else if (c === 112 && hasAt(b, at, "propagate_from:")) {
+      n = groupIn(b, at + 15, fieldEnd);
       if (n >= 0) propagateFrom = n;
-    } else if (c === 117 && fieldEnd - at === 10 && hasAt(text, at, "unbindable")) {
+    } else if (c === 117 && fieldEnd - at === 10 && hasAt(b, at, "unbindable")) {
       unbindable = true;
     } else {
       otherTags ??= [];
-      otherTags.push(text.slice(at, fieldEnd));
+      otherTags.push(rows.text.slice(at + base, fieldEnd + base));
     }
-    if (n === -1) issues.add("invalid_field", `bad optional field ${text.slice(at, fieldEnd)}`, lineNo);
+    if (n === -1) {
+      issues.add(
+        "invalid_field",
+        `bad optional field ${rows.text.slice(at + base, fieldEnd + base)}`,
+        lineNo,
+      );
+    }
     at = fieldEnd + 1;
   }
   if (sep === -1) {
     issues.add("missing", "no ` - ` separator", lineNo);
-    return undefined;
+    return false;
   }
-  // The type is short: one loop finds its end and the `.` before a subtype.
   const typeStart = sep + 2;
-  let t1 = typeStart;
-  let dot = -1;
-  for (; t1 < end; t1++) {
-    const c = text.charCodeAt(t1);
-    if (c === SPACE) break;
-    if (c === 46 && dot === -1) dot = t1;
-  }
-  const t2 = t1 === end ? -1 : spaceIn(text, t1 + 1, end);
+  const t1 = spaceIn(b, typeStart, le);
+  const t2 = t1 === -1 ? -1 : spaceIn(b, t1 + 1, le);
   if (t2 === -1 || t1 === typeStart) {
     issues.add("malformed_line", "fewer than 3 fields after the separator", lineNo);
-    return undefined;
+    return false;
   }
 
   const rootDeleted =
-    s4 - s3 > DELETED_SUFFIX.length &&
-    text.charCodeAt(s4 - 1) === 100 && // "d": most roots are "/"
-    text.startsWith(DELETED_SUFFIX, s4 - DELETED_SUFFIX.length);
-  const readOnly = text.charCodeAt(s5 + 1) === 114 && text.charCodeAt(s5 + 2) === 111; // "ro"
-  return {
-    start,
-    end,
-    s2,
-    s3,
-    s4,
-    s5,
-    s6,
-    typeStart,
-    dot,
-    t1,
-    t2,
-    flags:
-      (escaped ? ESCAPED : 0) |
-      (rootDeleted ? ROOT_DELETED : 0) |
-      (readOnly ? READ_ONLY : 0) |
-      (unbindable ? UNBINDABLE : 0),
-    mountId,
-    parentId,
-    major,
-    minor,
-    otherTags: otherTags ?? NO_TAGS,
-    peerGroup,
-    masterGroup,
-    propagateFrom,
-  };
+    s4 - s3 > DELETED_SUFFIX.length && b[s4 - 1] === 100 && hasAt(b, s4 - 9, DELETED_SUFFIX); // "d": most roots are "/"
+  const readOnly = b[s5 + 1] === 114 && b[s5 + 2] === 111; // "ro"
+
+  const row = rows.rows;
+  const r = rows.chunkFor(row);
+  const o = (row & CHUNK_MASK) * STRIDE;
+  r[o + START] = start;
+  r[o + END] = end;
+  r[o + S1] = s1 + base;
+  r[o + S2] = s2 + base;
+  r[o + S3] = s3 + base;
+  r[o + S4] = s4 + base;
+  r[o + S5] = s5 + base;
+  r[o + S6] = s6 + base;
+  r[o + TYPE_START] = typeStart + base;
+  r[o + T1] = t1 + base;
+  r[o + T2] = t2 + base;
+  r[o + PEER_GROUP] = peerGroup;
+  r[o + MASTER_GROUP] = masterGroup;
+  r[o + PROPAGATE_FROM] = propagateFrom;
+  r[o + FLAGS] =
+    (escaped ? ESCAPED : 0) |
+    (rootDeleted ? ROOT_DELETED : 0) |
+    (readOnly ? READ_ONLY : 0) |
+    (unbindable ? UNBINDABLE : 0);
+  r[o + LINE] = lineNo;
+  if (otherTags !== null) {
+    rows.otherTags ??= new Map();
+    rows.otherTags.set(row, otherTags);
+  }
+  rows.rows++;
+  return true;
 }
 
 /**
@@ -423,6 +494,8 @@ function parseLine(
 export function parseMountinfo(text: string, opts: { evidencePath?: string } = {}): ParseResult<Mount[]> {
   const evidencePath = opts.evidencePath ?? null;
   const issues = new IssueList(evidencePath === null ? [] : [evidencePath]);
+  const rows = new MountRows(text, evidencePath);
+  const w = new AsciiWindow(text);
   const mounts: Mount[] = [];
   const n = text.length;
   let start = 0;
@@ -430,10 +503,6 @@ export function parseMountinfo(text: string, opts: { evidencePath?: string } = {
   // The next backslash at or after `start` (-1: none left). One search over the file replaces one
   // per field, and lines without one (nearly all) skip unescaping.
   let backslash = text.indexOf("\\");
-  // The first space at or after `start`, likewise kept across lines: searches within a line run on
-  // into the next lines when it has too few spaces, and without this a run of lines with none would
-  // be scanned again for each of them (quadratic).
-  let space = text.indexOf(" ");
   while (start < n) {
     let end = text.indexOf("\n", start);
     const complete = end !== -1;
@@ -447,10 +516,10 @@ export function parseMountinfo(text: string, opts: { evidencePath?: string } = {
     } else if (lineEnd > start) {
       if (backslash !== -1 && backslash < start) backslash = text.indexOf("\\", start);
       const escaped = backslash !== -1 && backslash < lineEnd;
-      if (space !== -1 && space < start) space = text.indexOf(" ", start);
-      const s1 = space !== -1 && space < lineEnd ? space : -1;
-      const fields = parseLine(text, start, lineEnd, s1, escaped, lineNo, issues);
-      if (fields) mounts.push(new MountLine(text, lineNo, evidencePath, fields));
+      w.cover(start, lineEnd);
+      if (parseLine(rows, w, start, lineEnd, escaped, lineNo, issues)) {
+        mounts.push(new MountLine(rows, rows.rows - 1));
+      }
     }
     start = end + 1;
   }

@@ -327,6 +327,23 @@ describe("parseMountinfo fields", () => {
     });
   });
 
+  it("keeps every row of a file with thousands of short lines (rows are stored in growing chunks)", () => {
+    const lines = Array.from(
+      { length: 2500 },
+      (_, i) => `${i + 100} 1 0:${i} /r${i} /m${i} r${i % 2 ? "o" : "w"} shared:${i + 1} - t${i} s${i} o${i}`,
+    );
+    const r = parseMountinfo(`${lines.join("\n")}\n`);
+    expect(r.ok).toBe(true);
+    expect(r.value).toHaveLength(2500);
+    r.value.forEach((m, i) => {
+      expect([m.mountId, m.minor, m.root, m.mountPoint, m.readOnly, m.peerGroup, m.fsType, m.source]).toEqual(
+        [i + 100, i, `/r${i}`, `/m${i}`, i % 2 === 1, i + 1, `t${i}`, `s${i}`],
+      );
+      expect(m.superOptions).toBe(`o${i}`);
+      expect(m.line).toBe(i + 1);
+    });
+  });
+
   it("reads a CRLF line as if it were LF", () => {
     expect(parseMountinfo("1 0 0:1 / / rw - ext4 /dev/x rw\r\n").value[0]?.superOptions).toBe("rw");
   });
@@ -343,6 +360,12 @@ describe("parseMountinfo on damaged input", () => {
     ["25 1 259:2 / / rw shared:1 ext4 /dev/x rw", "missing", "no ` - ` separator"],
     ["25 1 259:2 / / rw - ext4 /dev/x", "malformed_line", "fewer than 3 fields after the separator"],
     ["25 1 259:2 / / rw shared:x - ext4 /dev/x rw", "invalid_field", "bad optional field shared:x"],
+    // Peer group ids are C ints in the kernel.
+    [
+      "25 1 259:2 / / rw master:2147483648 - ext4 /dev/x rw",
+      "invalid_field",
+      "bad optional field master:2147483648",
+    ],
   ])("reports %j as %s on its line and keeps the lines around it", (bad, code, message) => {
     const r = parseMountinfo(`${good}${bad}\n${good}`);
     expect(issuesOf(r)).toEqual([{ code, message, line: 2, path: [] }]);
