@@ -44,7 +44,12 @@ if (sections.has("parsers")) {
     Object.fromEntries(
       Object.entries(parsers).map(([k, v]) => [
         k,
-        { "MB/s": v.mbPerSec, "baseline MB/s": v.baselineMbPerSec, ratio: v.baselineRatio },
+        {
+          "MB/s": v.mbPerSec,
+          "baseline MB/s": v.baselineMbPerSec,
+          ratio: v.baselineRatio,
+          "parse-only MB/s": v.parseOnlyMbPerSec,
+        },
       ]),
     ),
   );
