@@ -179,11 +179,30 @@ export class NextChar {
   }
 }
 
-/** Writes the ASCII view of text[s, e) to bytes[0, e - s). */
+/** Bytes of the buffer asciiBytes shares: a few small files' worth; a longer text gets its own. */
+const SHARED_BYTES = 4096;
+const shared = new Uint8Array(SHARED_BYTES);
+
+/**
+ * The ASCII view of text[s, e) (as in an AsciiWindow: one byte per character, NON_ASCII for the
+ * others) in `[0, e - s)` of a buffer with at least PADDING bytes to spare after it (their contents
+ * unspecified), shared by every caller and valid until the next call. For parsers of small files,
+ * called once per file: a window per call would allocate a buffer each time.
+ */
+export function asciiBytes(text: string, s: number, e: number): Uint8Array {
+  const bytes = e - s + PADDING <= SHARED_BYTES ? shared : new Uint8Array(e - s + PADDING);
+  encodeAscii(text, s, e, bytes);
+  return bytes;
+}
+
+/**
+ * Writes the ASCII view of text[s, e) to bytes[0, e - s). Non-ASCII text may leave bytes after that
+ * overwritten: bounding the first encode by a subarray cost more than the encode of a short text.
+ */
 function encodeAscii(text: string, s: number, e: number, bytes: Uint8Array): void {
   const chunk = s === 0 && e === text.length ? text : text.slice(s, e);
   const n = e - s;
-  const { read, written } = encoder.encodeInto(chunk, bytes.subarray(0, n));
+  const { read, written } = encoder.encodeInto(chunk, bytes);
   if (read === n && written === n) return;
   // Non-ASCII characters encode to more than one byte: encode the ASCII runs at their own offsets.
   let at = 0;

@@ -1,6 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { AsciiWindow, hashBytes, NextChar, NON_ASCII, SegmentCache } from "../../../shared/parse/ascii.js";
+import {
+  AsciiWindow,
+  asciiBytes,
+  hashBytes,
+  NextChar,
+  NON_ASCII,
+  SegmentCache,
+} from "../../../shared/parse/ascii.js";
 
 /** The window's bytes for text[s, e), after moving it there. */
 function bytesOf(text: string, s = 0, e = text.length): number[] {
@@ -46,6 +53,29 @@ describe("AsciiWindow", () => {
     const last = text.length - line.length;
     w.cover(last, text.length - 1);
     expect(w.bytes[text.length - w.base]).toBe(0);
+  });
+});
+
+describe("asciiBytes", () => {
+  it("maps each character of a range to one byte at its offset from the range start", () => {
+    const text = "pid 7 (进程 é🙂) S";
+    const bytes = asciiBytes(text, 4, text.length);
+    expect([...bytes.subarray(0, text.length - 4)]).toEqual(
+      [..."7 (\0\0 \0\0\0) S"].map((c) => (c === "\0" ? NON_ASCII : c.charCodeAt(0))),
+    );
+  });
+
+  it.each([
+    ["a short text, in the shared buffer", 100],
+    ["the longest text the shared buffer holds with room to spare", 4088],
+    ["a text one byte longer, in a buffer of its own", 4089],
+    ["a long text", 70_000],
+  ])("leaves at least 8 bytes of room after %s", (_what, length) => {
+    const text = `${"7".repeat(length - 1)}\n`;
+    const bytes = asciiBytes(text, 0, length);
+    expect(bytes.length).toBeGreaterThanOrEqual(length + 8);
+    expect(bytes[0]).toBe(55);
+    expect(bytes[length - 1]).toBe(10);
   });
 });
 
