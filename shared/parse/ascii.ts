@@ -182,6 +182,7 @@ export class NextChar {
 /** Bytes of the buffer asciiBytes shares: a few small files' worth; a longer text gets its own. */
 const SHARED_BYTES = 4096;
 const shared = new Uint8Array(SHARED_BYTES);
+const sharedView = new DataView(shared.buffer);
 
 /**
  * The ASCII view of text[s, e) (as in an AsciiWindow: one byte per character, NON_ASCII for the
@@ -193,6 +194,11 @@ export function asciiBytes(text: string, s: number, e: number): Uint8Array {
   const bytes = e - s + PADDING <= SHARED_BYTES ? shared : new Uint8Array(e - s + PADDING);
   encodeAscii(text, s, e, bytes);
   return bytes;
+}
+
+/** The bytes asciiBytes returned, for reading four at a time. */
+export function asciiView(bytes: Uint8Array): DataView {
+  return bytes === shared ? sharedView : new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /**

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   AsciiWindow,
   asciiBytes,
+  asciiView,
   hashBytes,
   NextChar,
   NON_ASCII,
@@ -76,6 +77,17 @@ describe("asciiBytes", () => {
     expect(bytes.length).toBeGreaterThanOrEqual(length + 8);
     expect(bytes[0]).toBe(55);
     expect(bytes[length - 1]).toBe(10);
+  });
+});
+
+describe("asciiView", () => {
+  it.each([
+    ["the shared buffer", 100],
+    ["a buffer of its own", 5000],
+  ])("reads the bytes asciiBytes returned, in %s, four at a time", (_what, length) => {
+    const text = `abcd${"x".repeat(length - 4)}`;
+    const bytes = asciiBytes(text, 0, length);
+    expect(asciiView(bytes).getUint32(0, true)).toBe(0x64636261);
   });
 });
 
