@@ -5,7 +5,7 @@
  *   systemd   `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod<uid with _>.slice/cri-containerd-<id>.scope`
  *   cgroupfs  `/kubepods/burstable/pod<uid>/<id>`
  */
-import { asciiBytes, asciiView } from "./ascii.js";
+import { asciiBytes, asciiView, keepShapes } from "./ascii.js";
 import { type IssueCode, IssueList, MAX_LINE_CHARS, type ParseResult, result } from "./result.js";
 
 export const QOS_CLASSES = ["guaranteed", "burstable", "besteffort"] as const;
@@ -227,12 +227,59 @@ export function describeCgroupPath(path: string): CgroupOwner {
   return { podUid, qos, containerId, runtime };
 }
 
+/**
+ * One line of the file, read in place: its controller list and path are sliced from the file text
+ * when read. The process table reads only the owner, and slicing both on every line cost a tenth of
+ * the parse (bench/parsers/proc.ts).
+ */
+class CgroupLine implements CgroupEntry {
+  readonly hierarchyId: number;
+  readonly line: number;
+  readonly #text: string;
+  /** The colons around the controller list; the path runs from the second to `#end`. */
+  readonly #c1: number;
+  readonly #c2: number;
+  readonly #end: number;
+
+  constructor(text: string, hierarchyId: number, c1: number, c2: number, end: number, line: number) {
+    this.hierarchyId = hierarchyId;
+    this.line = line;
+    this.#text = text;
+    this.#c1 = c1;
+    this.#c2 = c2;
+    this.#end = end;
+  }
+
+  get controllers(): string {
+    return this.#text.slice(this.#c1 + 1, this.#c2);
+  }
+  get path(): string {
+    return this.#text.slice(this.#c2 + 1, this.#end);
+  }
+
+  /** Every field as a plain object: what JSON and test snapshots show. */
+  toJSON(): CgroupEntry {
+    return { hierarchyId: this.hierarchyId, controllers: this.controllers, path: this.path, line: this.line };
+  }
+}
+
+// A parse's lines are garbage once its caller is done with them: see keepShapes.
+keepShapes(new CgroupLine("", 0, 0, 0, 0, 0));
+
 /** Adds an issue, creating the list on the first one: most files have none. */
 function withIssue(list: IssueList | null, code: IssueCode, message: string, line: number): IssueList {
   const issues = list ?? new IssueList();
   issues.add(code, message, line);
   return issues;
 }
+
+// Ranks of what a path says about its process, best first: the v2 line's path (kubelet manages v2 on
+// v2 and hybrid hosts) when it names a pod, else a v1 line's that does; without a pod, a path that
+// names a container, v2 first. Within a rank the first line counts.
+const V2_POD = 4;
+const V1_POD = 3;
+const V2_CONTAINER = 2;
+const V1_CONTAINER = 1;
 
 /**
  * Parses `/proc/<pid>/cgroup` and says which pod and container the process belongs to. Bad lines are
@@ -243,6 +290,14 @@ export function parseCgroup(text: string): ParseResult<CgroupInfo> {
   const entries: CgroupEntry[] = [];
   let hasV2 = false;
   let hasV1 = false;
+  // The owner is the first path of the best rank (V2_POD, ...), found in the one walk over the lines:
+  // a line's path is described unless the owner already has the best rank that line could give.
+  let owner = NONE;
+  let ownerPath: string | null = null;
+  let rank = 0;
+  /** The last path described and what it said: hybrid hosts repeat one path on most v1 lines. */
+  let described = "";
+  let said = NONE;
   const n = text.length;
   let start = 0;
   let lineNo = 0;
@@ -280,32 +335,29 @@ export function parseCgroup(text: string): ParseResult<CgroupInfo> {
         issues = withIssue(issues, "invalid_field", "bad hierarchy id", lineNo);
       } else {
         // The path is everything after the second colon: cgroup paths may themselves contain `:`.
-        const controllers = text.slice(c1 + 1, c2);
-        entries.push({ hierarchyId: id, controllers, path: text.slice(c2 + 1, end), line: lineNo });
-        if (id === 0 && controllers === "") hasV2 = true;
+        entries.push(new CgroupLine(text, id, c1, c2, end, lineNo));
+        const v2 = id === 0 && c2 === c1 + 1;
+        if (v2) hasV2 = true;
         else hasV1 = true;
+        const pathLength = end - c2 - 1;
+        // Short paths name nothing (see describeCgroupPath).
+        if (pathLength >= SHORTEST_OWNER_PATH && rank < (v2 ? V2_POD : V1_POD)) {
+          if (pathLength !== described.length || !text.startsWith(described, c2 + 1)) {
+            described = text.slice(c2 + 1, end);
+            said = describeCgroupPath(described);
+          }
+          let r = 0;
+          if (said.podUid !== null) r = v2 ? V2_POD : V1_POD;
+          else if (said.containerId !== null) r = v2 ? V2_CONTAINER : V1_CONTAINER;
+          if (r > rank) {
+            owner = said;
+            ownerPath = described;
+            rank = r;
+          }
+        }
       }
     }
     start = end + 1;
-  }
-
-  let owner = NONE;
-  let ownerPath: string | null = null;
-  let described: string | null = null;
-  // v2 first (it is the one kubelet manages on v2 and hybrid hosts), then v1 in file order.
-  for (let pass = 0; pass < 2 && owner.podUid === null; pass++) {
-    for (const e of entries) {
-      if ((e.hierarchyId === 0 && e.controllers === "") !== (pass === 0)) continue;
-      // Hybrid hosts repeat one path on most v1 lines: the same path would say the same again.
-      if (e.path === described) continue;
-      described = e.path;
-      const o = describeCgroupPath(e.path);
-      if (o.podUid !== null || (o.containerId !== null && owner.containerId === null)) {
-        owner = o;
-        ownerPath = e.path;
-        if (o.podUid !== null) break;
-      }
-    }
   }
   const version = hasV2 ? (hasV1 ? "hybrid" : "v2") : hasV1 ? "v1" : null;
   // Fields written out: a spread copies through a generic path, a cost on every file.

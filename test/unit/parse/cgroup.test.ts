@@ -337,6 +337,55 @@ describe("parseCgroup on damaged input", () => {
     });
   });
 
+  it("keeps each line's fields, read back from the file text, and shows them as plain fields", () => {
+    const r = parseCgroup("3:cpu,cpuacct:/a:b\nbad\n0::/\n");
+    expect(r.value.entries.map((e) => [e.hierarchyId, e.controllers, e.path, e.line])).toEqual([
+      [3, "cpu,cpuacct", "/a:b", 1],
+      [0, "", "/", 3],
+    ]);
+    expect(JSON.parse(JSON.stringify(r.value.entries))).toEqual([
+      { hierarchyId: 3, controllers: "cpu,cpuacct", path: "/a:b", line: 1 },
+      { hierarchyId: 0, controllers: "", path: "/", line: 3 },
+    ]);
+    expect(r.value.entries[0]).toMatchInlineSnapshot(`
+      {
+        "controllers": "cpu,cpuacct",
+        "hierarchyId": 3,
+        "line": 1,
+        "path": "/a:b",
+      }
+    `);
+  });
+
+  // Lines in file order (v1 lines come first in the kernel's file); the v2 pod wins wherever it is.
+  const podA = `/kubepods/besteffort/pod9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b/${C5}`;
+  const podB = `/kubepods/burstable/pod5f0c9a7e-3b1d-4c2e-9f61-0d8e2a7b4c11/${C1}`;
+  const ctrA = `/docker/${C2}`;
+  const ctrB = `/system.slice/crio-${C3}.scope`;
+  it.each([
+    ["a v2 pod over an earlier v1 pod", [`2:cpu:${podA}`, `0::${podB}`], podB],
+    ["the first v1 pod over a v2 container", [`2:cpu:${ctrA}`, `1:pids:${podA}`, `0::${ctrB}`], podA],
+    ["a v2 container over an earlier v1 container", [`2:cpu:${ctrA}`, `0::${ctrB}`], ctrB],
+    [
+      "the first v1 container when v2 names nothing",
+      [`3:cpu:/`, `2:cpu:${ctrA}`, `1:pids:${ctrB}`, "0::/"],
+      ctrA,
+    ],
+    ["the first of two v2 pods", [`0::${podA}`, `0::${podB}`], podA],
+    ["a v2 pod after a v2 container", [`0::${ctrA}`, `0::${podB}`], podB],
+    [
+      "the first v1 pod after repeats of a container path",
+      [`3:cpu:${ctrA}`, `2:pids:${ctrA}`, `1:x:${podB}`],
+      podB,
+    ],
+    ["nothing", ["1:cpu:/", "0::/init.scope"], null],
+  ])("takes the owner from %s", (_what, lines, ownerPath) => {
+    const r = parseCgroup(`${lines.join("\n")}\n`);
+    expect(r.value.ownerPath).toBe(ownerPath);
+    const owner = ownerPath === null ? null : describeCgroupPath(ownerPath);
+    expect(r.value).toMatchObject(owner ?? { podUid: null, qos: null, containerId: null, runtime: null });
+  });
+
   it("reads a hierarchy id with leading zeros, as the kernel never writes but a number allows", () => {
     expect(parseCgroup("007:memory:/\n").value.entries[0]).toMatchObject({
       hierarchyId: 7,
