@@ -210,7 +210,11 @@ function encodeAscii(text: string, s: number, e: number, bytes: Uint8Array): voi
   const n = e - s;
   const { read, written } = encoder.encodeInto(chunk, bytes);
   if (read === n && written === n) return;
-  // Non-ASCII characters encode to more than one byte: encode the ASCII runs at their own offsets.
+  if (read === n) {
+    utf8ToAscii(bytes, written);
+    return;
+  }
+  // Too little room for the UTF-8: encode the ASCII runs at their own offsets.
   let at = 0;
   for (const m of chunk.matchAll(/[\u0080-\uffff]+/g)) {
     encoder.encodeInto(chunk.slice(at, m.index), bytes.subarray(at, m.index));
@@ -218,6 +222,29 @@ function encodeAscii(text: string, s: number, e: number, bytes: Uint8Array): voi
     bytes.fill(NON_ASCII, m.index, at);
   }
   encoder.encodeInto(chunk.slice(at), bytes.subarray(at, n));
+}
+
+/**
+ * Rewrites the UTF-8 in bytes[0, written) as its ASCII view, in place (each character takes at least
+ * as many bytes as it gives). encodeInto writes well-formed UTF-8: a lone surrogate is U+FFFD, and a
+ * four-byte character is the two UTF-16 units of a surrogate pair.
+ */
+function utf8ToAscii(bytes: Uint8Array, written: number): void {
+  let out = 0;
+  for (let i = 0; i < written; ) {
+    const b = bytes[i] ?? 0;
+    if (b < 0x80) {
+      bytes[out++] = b;
+      i++;
+    } else if (b >= 0xf0) {
+      bytes[out++] = NON_ASCII;
+      bytes[out++] = NON_ASCII;
+      i += 4;
+    } else {
+      bytes[out++] = NON_ASCII;
+      i += b >= 0xe0 ? 3 : 2;
+    }
+  }
 }
 
 const idle: object[] = [];

@@ -66,6 +66,32 @@ describe("asciiBytes", () => {
     );
   });
 
+  const asciiView = (text: string) =>
+    [...text].flatMap((c) => {
+      const code = c.codePointAt(0) ?? 0;
+      return code < 0x80 ? [code] : Array.from({ length: c.length }, () => NON_ASCII);
+    });
+
+  it.each([
+    ["ASCII", "a) (b".repeat(20)],
+    ["UTF-8 that fits the shared buffer", `é🙂\ud800${"a".repeat(100)}进程`],
+    ["UTF-8 too long for the shared buffer", "é".repeat(3000)],
+    ["a long text whose UTF-8 fits its own buffer", `${"a".repeat(5000)}é`],
+    ["a long text whose UTF-8 does not", `a${"进".repeat(5000)}`],
+  ])("maps %s to one byte per UTF-16 unit", (_what, text) => {
+    expect([...asciiBytes(`x${text}`, 1, text.length + 1).subarray(0, text.length)]).toEqual(asciiView(text));
+  });
+
+  it("maps any text to one byte per UTF-16 unit", () => {
+    const unit = fc.oneof(fc.constantFrom("a", " ", ")"), fc.string({ unit: "binary", maxLength: 1 }));
+    fc.assert(
+      fc.property(fc.array(unit, { maxLength: 300 }), (units) => {
+        const text = units.join("");
+        expect([...asciiBytes(text, 0, text.length).subarray(0, text.length)]).toEqual(asciiView(text));
+      }),
+    );
+  });
+
   it.each([
     ["a short text, in the shared buffer", 100],
     ["the longest text the shared buffer holds with room to spare", 4088],
