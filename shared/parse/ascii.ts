@@ -179,13 +179,42 @@ export class NextChar {
   }
 }
 
-/** Writes the ASCII view of text[s, e) to bytes[0, e - s). */
+/** Bytes of the buffer asciiBytes shares: a few small files' worth; a longer text gets its own. */
+const SHARED_BYTES = 4096;
+const shared = new Uint8Array(SHARED_BYTES);
+const sharedView = new DataView(shared.buffer);
+
+/**
+ * The ASCII view of text[s, e) (as in an AsciiWindow: one byte per character, NON_ASCII for the
+ * others) in `[0, e - s)` of a buffer with at least PADDING bytes to spare after it (their contents
+ * unspecified), shared by every caller and valid until the next call. For parsers of small files,
+ * called once per file: a window per call would allocate a buffer each time.
+ */
+export function asciiBytes(text: string, s: number, e: number): Uint8Array {
+  const bytes = e - s + PADDING <= SHARED_BYTES ? shared : new Uint8Array(e - s + PADDING);
+  encodeAscii(text, s, e, bytes);
+  return bytes;
+}
+
+/** The bytes asciiBytes returned, for reading four at a time. */
+export function asciiView(bytes: Uint8Array): DataView {
+  return bytes === shared ? sharedView : new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Writes the ASCII view of text[s, e) to bytes[0, e - s). Non-ASCII text may leave bytes after that
+ * overwritten: bounding the first encode by a subarray cost more than the encode of a short text.
+ */
 function encodeAscii(text: string, s: number, e: number, bytes: Uint8Array): void {
   const chunk = s === 0 && e === text.length ? text : text.slice(s, e);
   const n = e - s;
-  const { read, written } = encoder.encodeInto(chunk, bytes.subarray(0, n));
+  const { read, written } = encoder.encodeInto(chunk, bytes);
   if (read === n && written === n) return;
-  // Non-ASCII characters encode to more than one byte: encode the ASCII runs at their own offsets.
+  if (read === n) {
+    utf8ToAscii(bytes, written);
+    return;
+  }
+  // Too little room for the UTF-8: encode the ASCII runs at their own offsets.
   let at = 0;
   for (const m of chunk.matchAll(/[\u0080-\uffff]+/g)) {
     encoder.encodeInto(chunk.slice(at, m.index), bytes.subarray(at, m.index));
@@ -193,6 +222,29 @@ function encodeAscii(text: string, s: number, e: number, bytes: Uint8Array): voi
     bytes.fill(NON_ASCII, m.index, at);
   }
   encoder.encodeInto(chunk.slice(at), bytes.subarray(at, n));
+}
+
+/**
+ * Rewrites the UTF-8 in bytes[0, written) as its ASCII view, in place (each character takes at least
+ * as many bytes as it gives). encodeInto writes well-formed UTF-8: a lone surrogate is U+FFFD, and a
+ * four-byte character is the two UTF-16 units of a surrogate pair.
+ */
+function utf8ToAscii(bytes: Uint8Array, written: number): void {
+  let out = 0;
+  for (let i = 0; i < written; ) {
+    const b = bytes[i] ?? 0;
+    if (b < 0x80) {
+      bytes[out++] = b;
+      i++;
+    } else if (b >= 0xf0) {
+      bytes[out++] = NON_ASCII;
+      bytes[out++] = NON_ASCII;
+      i += 4;
+    } else {
+      bytes[out++] = NON_ASCII;
+      i += b >= 0xe0 ? 3 : 2;
+    }
+  }
 }
 
 const idle: object[] = [];

@@ -5,6 +5,7 @@
  *   systemd   `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod<uid with _>.slice/cri-containerd-<id>.scope`
  *   cgroupfs  `/kubepods/burstable/pod<uid>/<id>`
  */
+import { asciiBytes, asciiView, keepShapes } from "./ascii.js";
 import { type IssueCode, IssueList, MAX_LINE_CHARS, type ParseResult, result } from "./result.js";
 
 export const QOS_CLASSES = ["guaranteed", "burstable", "besteffort"] as const;
@@ -46,49 +47,81 @@ export interface CgroupInfo extends CgroupOwner {
 
 const NONE: CgroupOwner = { podUid: null, qos: null, containerId: null, runtime: null };
 
-// Ids and UIDs are fixed-length runs: a sticky regex checks one in a single call (a charCodeAt loop
-// cost a third more), and a fixed count leaves nothing to backtrack.
-const HEX64 = /[0-9a-f]{64}/y;
-const HEX32 = /[0-9a-f]{32}/y;
-const UID36 = /[-_0-9a-f]{36}/y;
-/** A UID as a systemd slice name writes it: 8-4-4-4-12 hex digits with `_` for the dashes. */
-const SLICE_UID = /[0-9a-f]{8}_[0-9a-f]{4}_[0-9a-f]{4}_[0-9a-f]{4}_[0-9a-f]{12}/y;
+// A path is read from its bytes (asciiBytes): charCodeAt, startsWith and a sticky regex per id on the
+// string cost twice as much, and the one encode is cheap next to them.
+
+/** 1 for the characters a pod UID may hold: lowercase hex digits, `-` and `_`. */
+const UID_CHARS = new Uint8Array(256);
+for (const c of "0123456789abcdef-_") UID_CHARS[c.charCodeAt(0)] = 1;
 const UNDERSCORE = 95;
 
-/** Whether `re` (sticky) matches at `s[at]`. */
-function matchesAt(re: RegExp, s: string, at: number): boolean {
-  re.lastIndex = at;
-  return re.test(s);
-}
-
-/** `s[start, end)` is exactly 64 lowercase hex digits. */
-function isContainerId(s: string, start: number, end: number): boolean {
-  return end - start === 64 && matchesAt(HEX64, s, start);
+/** `bytes[at, at + word.length)` spell `word`. */
+function spells(bytes: Uint8Array, at: number, word: string): boolean {
+  for (let i = 0; i < word.length; i++) if (bytes[at + i] !== word.charCodeAt(i)) return false;
+  return true;
 }
 
 /**
- * A pod UID in `s[start, end)`: 36 characters of hex and `-` (or `_` in systemd slice names), or the
- * 32 hex digits kubelet gives static pods; returned with dashes, or null.
+ * `path[start, end)` (read by `view`; a multiple of four long) is all lowercase hex digits, tested four
+ * bytes at a time (a third of the time of a byte loop): adding 0x80 - c to a byte sets its top bit
+ * when the byte is at least c. No byte is above 0x80 (NON_ASCII), so no sum carries into the next.
  */
-function readPodUid(s: string, start: number, end: number): string | null {
+function allHex(view: DataView, start: number, end: number): boolean {
+  let notHex = 0;
+  for (let i = start; i < end; i += 4) {
+    const w = view.getInt32(i, true);
+    const digit = (w + 0x50505050) & ~(w + 0x46464646); // 0x30 <= c < 0x3a
+    const letter = (w + 0x1f1f1f1f) & ~(w + 0x19191919); // 0x61 <= c < 0x67
+    notHex |= ~(digit | letter);
+  }
+  return (notHex & 0x80808080) === 0;
+}
+
+/** `path[start, end)` is exactly 64 lowercase hex digits. */
+function isContainerId(view: DataView, start: number, end: number): boolean {
+  return end - start === 64 && allHex(view, start, end);
+}
+
+/**
+ * A pod UID in `path[start, end)`: 36 characters of hex and `-` (or `_` in systemd slice names), or
+ * the 32 hex digits kubelet gives static pods; returned with dashes, or null.
+ */
+function readPodUid(
+  path: string,
+  bytes: Uint8Array,
+  view: DataView,
+  start: number,
+  end: number,
+): string | null {
   const len = end - start;
-  if (len === 32) return matchesAt(HEX32, s, start) ? s.slice(start, end) : null;
+  if (len === 32) return allHex(view, start, end) ? path.slice(start, end) : null;
   if (len !== 36) return null;
-  if (s.charCodeAt(start + 8) === UNDERSCORE && matchesAt(SLICE_UID, s, start)) {
+  let underscores = 0;
+  for (let i = start; i < end; i++) {
+    const c = bytes[i] ?? 0;
+    if (UID_CHARS[c] === 0) return null;
+    if (c === UNDERSCORE) underscores++;
+  }
+  if (underscores === 0) return path.slice(start, end);
+  const i = start;
+  if (
+    underscores === 4 &&
+    bytes[i + 8] === UNDERSCORE &&
+    bytes[i + 13] === UNDERSCORE &&
+    bytes[i + 18] === UNDERSCORE &&
+    bytes[i + 23] === UNDERSCORE
+  ) {
     // The systemd driver's form: its five groups joined with dashes cost half of a replaceAll (an
     // array join or a slicing closure cost more).
-    const i = start;
-    return `${s.slice(i, i + 8)}-${s.slice(i + 9, i + 13)}-${s.slice(i + 14, i + 18)}-${s.slice(i + 19, i + 23)}-${s.slice(i + 24, end)}`;
+    return `${path.slice(i, i + 8)}-${path.slice(i + 9, i + 13)}-${path.slice(i + 14, i + 18)}-${path.slice(i + 19, i + 23)}-${path.slice(i + 24, end)}`;
   }
-  if (!matchesAt(UID36, s, start)) return null;
-  const uid = s.slice(start, end);
-  return uid.includes("_") ? uid.replaceAll("_", "-") : uid;
+  return path.slice(start, end).replaceAll("_", "-");
 }
 
 /** QoS from the word that ends at `end` (a slice name's part before `-pod`, or the cgroupfs parent dir). */
-function qosEndingAt(s: string, end: number): QosClass {
-  if (s.endsWith("burstable", end)) return "burstable";
-  if (s.endsWith("besteffort", end)) return "besteffort";
+function qosEndingAt(bytes: Uint8Array, end: number): QosClass {
+  if (end >= 9 && spells(bytes, end - 9, "burstable")) return "burstable";
+  if (end >= 10 && spells(bytes, end - 10, "besteffort")) return "besteffort";
   return "guaranteed";
 }
 
@@ -112,9 +145,10 @@ const UNIT_SUFFIX = 6;
  * last 32 or 36 characters, so `-pod` sits at one of two offsets: no search along the name. The
  * 32-digit place is tried first: it is the later `-pod` when both are there.
  */
-function podInSlice(s: string, from: number, end: number): number {
+function podInSlice(bytes: Uint8Array, from: number, end: number): number {
   const uidEnd = end - UNIT_SUFFIX;
-  for (const at of [uidEnd - 36, uidEnd - 40]) if (at >= from && s.startsWith("-pod", at)) return at;
+  if (uidEnd - 36 >= from && spells(bytes, uidEnd - 36, "-pod")) return uidEnd - 36;
+  if (uidEnd - 40 >= from && spells(bytes, uidEnd - 40, "-pod")) return uidEnd - 40;
   return -1;
 }
 
@@ -124,11 +158,13 @@ function podInSlice(s: string, from: number, end: number): number {
  * Components are compared in place (no slice per component): this runs for every process.
  */
 export function describeCgroupPath(path: string): CgroupOwner {
-  // The root and other short paths (`/`, `/init.scope`) name no pod: skip the three searches.
+  // The root and other short paths (`/`, `/init.scope`) name no pod: skip the encode and searches.
   if (path.length < SHORTEST_OWNER_PATH) return NONE;
   if (path.indexOf("kubepods") === -1 && path.indexOf(".scope") === -1 && path.indexOf("docker") === -1) {
     return NONE;
   }
+  const bytes = asciiBytes(path, 0, path.length);
+  const view = asciiView(bytes);
   let podUid: string | null = null;
   let qos: QosClass | null = null;
   let containerId: string | null = null;
@@ -136,49 +172,50 @@ export function describeCgroupPath(path: string): CgroupOwner {
   let sawKubepods = false;
   let prevStart = 0;
   let prevEnd = 0;
-  let start = path.charCodeAt(0) === SLASH ? 1 : 0;
+  let start = bytes[0] === SLASH ? 1 : 0;
   while (start < path.length) {
     let end = path.indexOf("/", start);
     if (end === -1) end = path.length;
     const len = end - start;
-    // One character tells most components from a systemd unit, so the suffix compares are rare.
-    const unit = len > UNIT_SUFFIX && path.charCodeAt(end - UNIT_SUFFIX) === DOT;
-    if (unit && path.endsWith(".slice", end)) {
+    // One byte tells most components from a systemd unit, so the suffix compares are rare.
+    const unit = len > UNIT_SUFFIX && bytes[end - UNIT_SUFFIX] === DOT;
+    if (unit && spells(bytes, end - UNIT_SUFFIX, ".slice")) {
       // systemd driver: `kubepods-burstable-pod<uid>.slice`, `kubelet-kubepods-pod<uid>.slice` (kind)
-      const kube = path.indexOf("kubepods", start);
+      // Most slice names start with it; a search finds it further in (`kubelet-kubepods-...`).
+      const kube = spells(bytes, start, "kubepods") ? start : path.indexOf("kubepods", start);
       if (kube !== -1 && kube < end) {
         sawKubepods = true;
-        const pod = podInSlice(path, kube, end);
-        const uid = pod === -1 ? null : readPodUid(path, pod + 4, end - UNIT_SUFFIX);
+        const pod = podInSlice(bytes, kube, end);
+        const uid = pod === -1 ? null : readPodUid(path, bytes, view, pod + 4, end - UNIT_SUFFIX);
         if (uid) {
           podUid = uid;
-          qos = qosEndingAt(path, pod);
+          qos = qosEndingAt(bytes, pod);
         }
       }
-    } else if (unit && path.endsWith(".scope", end)) {
+    } else if (unit && spells(bytes, end - UNIT_SUFFIX, ".scope")) {
       for (const [prefix, rt] of SCOPES) {
         // The id is the last 64 characters: only one prefix has the right length.
-        if (len === prefix.length + 64 + UNIT_SUFFIX && path.startsWith(prefix, start)) {
-          if (isContainerId(path, start + prefix.length, end - UNIT_SUFFIX)) {
+        if (len === prefix.length + 64 + UNIT_SUFFIX && spells(bytes, start, prefix)) {
+          if (isContainerId(view, start + prefix.length, end - UNIT_SUFFIX)) {
             containerId = path.slice(start + prefix.length, end - UNIT_SUFFIX);
             runtime = rt;
           }
           break;
         }
       }
-    } else if (len === 8 && path.startsWith("kubepods", start)) {
+    } else if (len === 8 && spells(bytes, start, "kubepods")) {
       sawKubepods = true;
-    } else if (sawKubepods && path.startsWith("pod", start)) {
+    } else if (sawKubepods && len >= 3 && spells(bytes, start, "pod")) {
       // cgroupfs driver: `/kubepods/<qos>/pod<uid>`, or `/kubepods/pod<uid>` for guaranteed pods
-      const uid = readPodUid(path, start + 3, end);
+      const uid = readPodUid(path, bytes, view, start + 3, end);
       if (uid) {
         podUid = uid;
-        qos = qosEndingAt(path, prevEnd);
+        qos = qosEndingAt(bytes, prevEnd);
       }
-    } else if (isContainerId(path, start, end)) {
+    } else if (isContainerId(view, start, end)) {
       containerId = path.slice(start, end);
-      runtime = prevEnd - prevStart === 6 && path.startsWith("docker", prevStart) ? "docker" : null;
-    } else if (len === 5 + 64 && path.startsWith("crio-", start) && isContainerId(path, start + 5, end)) {
+      runtime = prevEnd - prevStart === 6 && spells(bytes, prevStart, "docker") ? "docker" : null;
+    } else if (len === 5 + 64 && spells(bytes, start, "crio-") && isContainerId(view, start + 5, end)) {
       containerId = path.slice(start + 5, end);
       runtime = "cri-o";
     }
@@ -190,12 +227,59 @@ export function describeCgroupPath(path: string): CgroupOwner {
   return { podUid, qos, containerId, runtime };
 }
 
+/**
+ * One line of the file, read in place: its controller list and path are sliced from the file text
+ * when read. The process table reads only the owner, and slicing both on every line cost a tenth of
+ * the parse (bench/parsers/proc.ts).
+ */
+class CgroupLine implements CgroupEntry {
+  readonly hierarchyId: number;
+  readonly line: number;
+  readonly #text: string;
+  /** The colons around the controller list; the path runs from the second to `#end`. */
+  readonly #c1: number;
+  readonly #c2: number;
+  readonly #end: number;
+
+  constructor(text: string, hierarchyId: number, c1: number, c2: number, end: number, line: number) {
+    this.hierarchyId = hierarchyId;
+    this.line = line;
+    this.#text = text;
+    this.#c1 = c1;
+    this.#c2 = c2;
+    this.#end = end;
+  }
+
+  get controllers(): string {
+    return this.#text.slice(this.#c1 + 1, this.#c2);
+  }
+  get path(): string {
+    return this.#text.slice(this.#c2 + 1, this.#end);
+  }
+
+  /** Every field as a plain object: what JSON and test snapshots show. */
+  toJSON(): CgroupEntry {
+    return { hierarchyId: this.hierarchyId, controllers: this.controllers, path: this.path, line: this.line };
+  }
+}
+
+// A parse's lines are garbage once its caller is done with them: see keepShapes.
+keepShapes(new CgroupLine("", 0, 0, 0, 0, 0));
+
 /** Adds an issue, creating the list on the first one: most files have none. */
 function withIssue(list: IssueList | null, code: IssueCode, message: string, line: number): IssueList {
   const issues = list ?? new IssueList();
   issues.add(code, message, line);
   return issues;
 }
+
+// Ranks of what a path says about its process, best first: the v2 line's path (kubelet manages v2 on
+// v2 and hybrid hosts) when it names a pod, else a v1 line's that does; without a pod, a path that
+// names a container, v2 first. Within a rank the first line counts.
+const V2_POD = 4;
+const V1_POD = 3;
+const V2_CONTAINER = 2;
+const V1_CONTAINER = 1;
 
 /**
  * Parses `/proc/<pid>/cgroup` and says which pod and container the process belongs to. Bad lines are
@@ -206,6 +290,14 @@ export function parseCgroup(text: string): ParseResult<CgroupInfo> {
   const entries: CgroupEntry[] = [];
   let hasV2 = false;
   let hasV1 = false;
+  // The owner is the first path of the best rank (V2_POD, ...), found in the one walk over the lines:
+  // a line's path is described unless the owner already has the best rank that line could give.
+  let owner = NONE;
+  let ownerPath: string | null = null;
+  let rank = 0;
+  /** The last path described and what it said: hybrid hosts repeat one path on most v1 lines. */
+  let described = "";
+  let said = NONE;
   const n = text.length;
   let start = 0;
   let lineNo = 0;
@@ -243,32 +335,29 @@ export function parseCgroup(text: string): ParseResult<CgroupInfo> {
         issues = withIssue(issues, "invalid_field", "bad hierarchy id", lineNo);
       } else {
         // The path is everything after the second colon: cgroup paths may themselves contain `:`.
-        const controllers = text.slice(c1 + 1, c2);
-        entries.push({ hierarchyId: id, controllers, path: text.slice(c2 + 1, end), line: lineNo });
-        if (id === 0 && controllers === "") hasV2 = true;
+        entries.push(new CgroupLine(text, id, c1, c2, end, lineNo));
+        const v2 = id === 0 && c2 === c1 + 1;
+        if (v2) hasV2 = true;
         else hasV1 = true;
+        const pathLength = end - c2 - 1;
+        // Short paths name nothing (see describeCgroupPath).
+        if (pathLength >= SHORTEST_OWNER_PATH && rank < (v2 ? V2_POD : V1_POD)) {
+          if (pathLength !== described.length || !text.startsWith(described, c2 + 1)) {
+            described = text.slice(c2 + 1, end);
+            said = describeCgroupPath(described);
+          }
+          let r = 0;
+          if (said.podUid !== null) r = v2 ? V2_POD : V1_POD;
+          else if (said.containerId !== null) r = v2 ? V2_CONTAINER : V1_CONTAINER;
+          if (r > rank) {
+            owner = said;
+            ownerPath = described;
+            rank = r;
+          }
+        }
       }
     }
     start = end + 1;
-  }
-
-  let owner = NONE;
-  let ownerPath: string | null = null;
-  let described: string | null = null;
-  // v2 first (it is the one kubelet manages on v2 and hybrid hosts), then v1 in file order.
-  for (let pass = 0; pass < 2 && owner.podUid === null; pass++) {
-    for (const e of entries) {
-      if ((e.hierarchyId === 0 && e.controllers === "") !== (pass === 0)) continue;
-      // Hybrid hosts repeat one path on most v1 lines: the same path would say the same again.
-      if (e.path === described) continue;
-      described = e.path;
-      const o = describeCgroupPath(e.path);
-      if (o.podUid !== null || (o.containerId !== null && owner.containerId === null)) {
-        owner = o;
-        ownerPath = e.path;
-        if (o.podUid !== null) break;
-      }
-    }
   }
   const version = hasV2 ? (hasV1 ? "hybrid" : "v2") : hasV1 ? "v1" : null;
   // Fields written out: a spread copies through a generic path, a cost on every file.

@@ -3,6 +3,7 @@
  * targets, and the bundle-level views built from them: the process table and the mount namespaces
  * (reference/evidence-formats.md §7.3), which tell who holds a mount the host no longer has.
  */
+import { asciiBytes } from "./ascii.js";
 import { type CgroupOwner, parseCgroup } from "./cgroup.js";
 import type { EvidenceReader, Unreadable } from "./evidence.js";
 import { type Mount, parseMountinfo, readDecimal } from "./mountinfo.js";
@@ -78,6 +79,9 @@ const STAT_LAST_FIELD = 22;
 /** 1 for the field numbers (proc(5), 1-based) that ProcStat keeps. */
 const STAT_KEPT = new Uint8Array(STAT_LAST_FIELD + 1);
 for (const f of [4, 5, 6, 9, 14, 15, 20, 22]) STAT_KEPT[f] = 1;
+const SPACE = 32;
+const PAREN = 40;
+const DIGIT_0 = 48;
 
 /** One-issue result for a stat that could not be read at all. */
 function statFailure(code: IssueCode, message: string): ParseResult<ProcStat | null> {
@@ -95,16 +99,34 @@ export function parseProcStat(text: string): ParseResult<ProcStat | null> {
   let end = text.length;
   const complete = text.charCodeAt(end - 1) === 10;
   if (complete) end--;
-  const open = text.indexOf(" (");
+  // Read from the line's bytes: charCodeAt on the string and an indexOf per field cost several times
+  // the one encode (bench/parsers/proc.ts). A space stands in for the end (or the newline), so every
+  // loop below stops there without a bounds check; the checks that need the real end use `end`.
+  const bytes = asciiBytes(text, 0, text.length);
+  bytes[end] = SPACE;
+  // The pid runs up to ` (`: as readDecimal, 1 to 15 digits.
+  let pid = 0;
+  let open = 0;
+  for (; ; open++) {
+    const d = (bytes[open] ?? 0) - DIGIT_0;
+    if (d < 0 || d > 9) break;
+    pid = pid * 10 + d;
+  }
+  const named =
+    open > 0 && open <= 15 && open + 1 < end && bytes[open] === SPACE && bytes[open + 1] === PAREN;
   // The LAST `)`: nothing after the comm holds one, so walk forward (indexOf is fast, lastIndexOf is not).
-  let close = open === -1 ? -1 : text.indexOf(")", open + 2);
+  let close = named ? text.indexOf(")", open + 2) : -1;
   for (let next = close; next !== -1 && next < end; next = text.indexOf(")", next + 1)) close = next;
-  const pid = open === -1 ? -1 : readDecimal(text, 0, open);
-  if (open === -1 || close < open + 1 || pid < 0 || text.charCodeAt(close + 1) !== 32) {
+  if (close === -1 || close + 1 >= end || bytes[close + 1] !== SPACE) {
     return statFailure(complete ? "malformed_line" : "truncated", "expected `pid (comm) state ...`");
   }
-  const stateEnd = text.indexOf(" ", close + 2);
-  if ((stateEnd === -1 ? end : stateEnd) !== close + 3 || (!complete && stateEnd === -1)) {
+  // One character, then a space or (in a complete line) the end.
+  const state = close + 2;
+  if (
+    state >= end ||
+    bytes[state] === SPACE ||
+    (state + 1 === end ? !complete : bytes[state + 1] !== SPACE)
+  ) {
     return statFailure(complete ? "malformed_line" : "truncated", "no state letter after the comm");
   }
   let ppid: number | null = null;
@@ -116,19 +138,30 @@ export function parseProcStat(text: string): ParseResult<ProcStat | null> {
   let numThreads: number | null = null;
   let startTimeTicks: number | null = null;
   let bad: number[] | null = null;
-  // Fields after the state, numbered as in proc(5): indexOf skips the unneeded ones, only kept ones
-  // are converted. `field` counts the fields read whole.
+  // Fields after the state, numbered as in proc(5), each ended by one space; only kept ones are
+  // converted. `field` counts the fields read whole.
   let field = 3;
-  let at = close + 4;
+  let at = state + 2;
   while (field < STAT_LAST_FIELD && at <= end) {
-    let sp = text.indexOf(" ", at);
-    if (sp === -1 || sp > end) {
-      if (!complete) break; // cut mid-field: not trusted
-      sp = end;
+    let i = at;
+    let n = 0;
+    if (STAT_KEPT[field + 1] === 1) {
+      for (; ; i++) {
+        const d = (bytes[i] ?? 0) - DIGIT_0;
+        if (d < 0 || d > 9) break;
+        n = n * 10 + d;
+      }
+      // As readDecimal: 1 to 15 digits (past that a double is not exact) and nothing else.
+      if (bytes[i] !== SPACE || i === at || i - at > 15) {
+        n = -1;
+        while (bytes[i] !== SPACE) i++;
+      }
+    } else {
+      while (bytes[i] !== SPACE) i++;
     }
+    if (i === end && !complete) break; // cut mid-field: not trusted
     field++;
     if (STAT_KEPT[field] === 1) {
-      const n = readDecimal(text, at, sp);
       const v = n < 0 ? null : n;
       if (v === null) {
         bad ??= [];
@@ -160,12 +193,12 @@ export function parseProcStat(text: string): ParseResult<ProcStat | null> {
           startTimeTicks = v;
       }
     }
-    at = sp + 1;
+    at = i + 1;
   }
   const value: ProcStat = {
     pid,
     comm: text.slice(open + 2, close),
-    state: text.slice(close + 2, close + 3),
+    state: text.slice(state, state + 1),
     ppid,
     pgrp,
     session,

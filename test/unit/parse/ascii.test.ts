@@ -1,6 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { AsciiWindow, hashBytes, NextChar, NON_ASCII, SegmentCache } from "../../../shared/parse/ascii.js";
+import {
+  AsciiWindow,
+  asciiBytes,
+  asciiView,
+  hashBytes,
+  NextChar,
+  NON_ASCII,
+  SegmentCache,
+} from "../../../shared/parse/ascii.js";
 
 /** The window's bytes for text[s, e), after moving it there. */
 function bytesOf(text: string, s = 0, e = text.length): number[] {
@@ -46,6 +54,66 @@ describe("AsciiWindow", () => {
     const last = text.length - line.length;
     w.cover(last, text.length - 1);
     expect(w.bytes[text.length - w.base]).toBe(0);
+  });
+});
+
+describe("asciiBytes", () => {
+  it("maps each character of a range to one byte at its offset from the range start", () => {
+    const text = "pid 7 (进程 é🙂) S";
+    const bytes = asciiBytes(text, 4, text.length);
+    expect([...bytes.subarray(0, text.length - 4)]).toEqual(
+      [..."7 (\0\0 \0\0\0) S"].map((c) => (c === "\0" ? NON_ASCII : c.charCodeAt(0))),
+    );
+  });
+
+  const asciiView = (text: string) =>
+    [...text].flatMap((c) => {
+      const code = c.codePointAt(0) ?? 0;
+      return code < 0x80 ? [code] : Array.from({ length: c.length }, () => NON_ASCII);
+    });
+
+  it.each([
+    ["ASCII", "a) (b".repeat(20)],
+    ["UTF-8 that fits the shared buffer", `é🙂\ud800${"a".repeat(100)}进程`],
+    ["UTF-8 too long for the shared buffer", "é".repeat(3000)],
+    ["a long text whose UTF-8 fits its own buffer", `${"a".repeat(5000)}é`],
+    ["a long text whose UTF-8 does not", `a${"进".repeat(5000)}`],
+  ])("maps %s to one byte per UTF-16 unit", (_what, text) => {
+    expect([...asciiBytes(`x${text}`, 1, text.length + 1).subarray(0, text.length)]).toEqual(asciiView(text));
+  });
+
+  it("maps any text to one byte per UTF-16 unit", () => {
+    const unit = fc.oneof(fc.constantFrom("a", " ", ")"), fc.string({ unit: "binary", maxLength: 1 }));
+    fc.assert(
+      fc.property(fc.array(unit, { maxLength: 300 }), (units) => {
+        const text = units.join("");
+        expect([...asciiBytes(text, 0, text.length).subarray(0, text.length)]).toEqual(asciiView(text));
+      }),
+    );
+  });
+
+  it.each([
+    ["a short text, in the shared buffer", 100],
+    ["the longest text the shared buffer holds with room to spare", 4088],
+    ["a text one byte longer, in a buffer of its own", 4089],
+    ["a long text", 70_000],
+  ])("leaves at least 8 bytes of room after %s", (_what, length) => {
+    const text = `${"7".repeat(length - 1)}\n`;
+    const bytes = asciiBytes(text, 0, length);
+    expect(bytes.length).toBeGreaterThanOrEqual(length + 8);
+    expect(bytes[0]).toBe(55);
+    expect(bytes[length - 1]).toBe(10);
+  });
+});
+
+describe("asciiView", () => {
+  it.each([
+    ["the shared buffer", 100],
+    ["a buffer of its own", 5000],
+  ])("reads the bytes asciiBytes returned, in %s, four at a time", (_what, length) => {
+    const text = `abcd${"x".repeat(length - 4)}`;
+    const bytes = asciiBytes(text, 0, length);
+    expect(asciiView(bytes).getUint32(0, true)).toBe(0x64636261);
   });
 });
 

@@ -239,6 +239,69 @@ describe("describeCgroupPath", () => {
   });
 });
 
+describe("describeCgroupPath reads the path's bytes", () => {
+  const UID = "5f0c9a7e-3b1d-4c2e-9f61-0d8e2a7b4c11";
+  const at = (s: string, i: number, c: string) => `${s.slice(0, i)}${c}${s.slice(i + c.length)}`;
+
+  // Each character just outside (or at the edge of) 0-9 and a-f, and non-ASCII ones whose low byte
+  // is a hex digit (U+0130, U+0161), in a container id, a static pod UID and a pod UID.
+  it.each([
+    ["/", false],
+    [":", false],
+    ["@", false],
+    ["`", false],
+    ["g", false],
+    ["A", false],
+    ["F", false],
+    ["é", false],
+    ["\u0130", false],
+    ["\u0161", false],
+    ["0", true],
+    ["9", true],
+    ["a", true],
+    ["f", true],
+  ])("takes %j in an id or UID only if it is a lowercase hex digit", (c, hex) => {
+    for (const i of [0, 3, 31, 63]) {
+      expect(
+        describeCgroupPath(`/kubepods/burstable/pod${UID}/${at(C1, i, c)}`).containerId,
+        `id at ${i}`,
+      ).toBe(hex ? at(C1, i, c) : null);
+    }
+    const staticUid = at(C2.slice(0, 32), 17, c);
+    expect(describeCgroupPath(`/kubepods/pod${staticUid}/${C1}`).podUid).toBe(hex ? staticUid : null);
+    const uid = at(UID, 35, c);
+    expect(describeCgroupPath(`/kubepods/pod${uid}/${C1}`).podUid).toBe(hex ? uid : null);
+  });
+
+  it.each([
+    ["dashes", UID, UID],
+    ["the systemd slice's underscores", UID.replaceAll("-", "_"), UID],
+    ["underscores elsewhere", `${UID.slice(0, 30)}_${UID.slice(31)}`, `${UID.slice(0, 30)}-${UID.slice(31)}`],
+    ["dashes only", "-".repeat(36), "-".repeat(36)],
+  ])("reads a 36-character UID with %s, dashes for underscores", (_what, written, uid) => {
+    expect(describeCgroupPath(`/kubepods/besteffort/pod${written}/${C1}`).podUid).toBe(uid);
+  });
+
+  it("reads a path longer than the shared byte buffer", () => {
+    const deep = `/kubepods/burstable/pod${UID}/${"nested/".repeat(700)}${C1}`;
+    expect(deep.length).toBeGreaterThan(4096);
+    expect(describeCgroupPath(deep)).toEqual({
+      podUid: UID,
+      qos: "burstable",
+      containerId: C1,
+      runtime: null,
+    });
+  });
+
+  it("finds kubepods anywhere in a slice name, not only at its start", () => {
+    const slice = `/x.slice/kubelet-kubepods-besteffort-pod${UID.replaceAll("-", "_")}.slice`;
+    expect(describeCgroupPath(slice)).toMatchObject({ podUid: UID, qos: "besteffort" });
+    expect(
+      describeCgroupPath(`/x.slice/kubelet-other-pod${UID.replaceAll("-", "_")}.slice`).podUid,
+    ).toBeNull();
+  });
+});
+
 describe("parseCgroup on damaged input", () => {
   const good = `0::/kubepods.slice/kubepods-pod3c5e9b7f8a9f4c1e8b7d6a5c4b3a2910.slice/cri-containerd-${C6}.scope\n`;
   it.each([
@@ -272,6 +335,55 @@ describe("parseCgroup on damaged input", () => {
       containerId: C1,
       runtime: "docker",
     });
+  });
+
+  it("keeps each line's fields, read back from the file text, and shows them as plain fields", () => {
+    const r = parseCgroup("3:cpu,cpuacct:/a:b\nbad\n0::/\n");
+    expect(r.value.entries.map((e) => [e.hierarchyId, e.controllers, e.path, e.line])).toEqual([
+      [3, "cpu,cpuacct", "/a:b", 1],
+      [0, "", "/", 3],
+    ]);
+    expect(JSON.parse(JSON.stringify(r.value.entries))).toEqual([
+      { hierarchyId: 3, controllers: "cpu,cpuacct", path: "/a:b", line: 1 },
+      { hierarchyId: 0, controllers: "", path: "/", line: 3 },
+    ]);
+    expect(r.value.entries[0]).toMatchInlineSnapshot(`
+      {
+        "controllers": "cpu,cpuacct",
+        "hierarchyId": 3,
+        "line": 1,
+        "path": "/a:b",
+      }
+    `);
+  });
+
+  // Lines in file order (v1 lines come first in the kernel's file); the v2 pod wins wherever it is.
+  const podA = `/kubepods/besteffort/pod9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b/${C5}`;
+  const podB = `/kubepods/burstable/pod5f0c9a7e-3b1d-4c2e-9f61-0d8e2a7b4c11/${C1}`;
+  const ctrA = `/docker/${C2}`;
+  const ctrB = `/system.slice/crio-${C3}.scope`;
+  it.each([
+    ["a v2 pod over an earlier v1 pod", [`2:cpu:${podA}`, `0::${podB}`], podB],
+    ["the first v1 pod over a v2 container", [`2:cpu:${ctrA}`, `1:pids:${podA}`, `0::${ctrB}`], podA],
+    ["a v2 container over an earlier v1 container", [`2:cpu:${ctrA}`, `0::${ctrB}`], ctrB],
+    [
+      "the first v1 container when v2 names nothing",
+      [`3:cpu:/`, `2:cpu:${ctrA}`, `1:pids:${ctrB}`, "0::/"],
+      ctrA,
+    ],
+    ["the first of two v2 pods", [`0::${podA}`, `0::${podB}`], podA],
+    ["a v2 pod after a v2 container", [`0::${ctrA}`, `0::${podB}`], podB],
+    [
+      "the first v1 pod after repeats of a container path",
+      [`3:cpu:${ctrA}`, `2:pids:${ctrA}`, `1:x:${podB}`],
+      podB,
+    ],
+    ["nothing", ["1:cpu:/", "0::/init.scope"], null],
+  ])("takes the owner from %s", (_what, lines, ownerPath) => {
+    const r = parseCgroup(`${lines.join("\n")}\n`);
+    expect(r.value.ownerPath).toBe(ownerPath);
+    const owner = ownerPath === null ? null : describeCgroupPath(ownerPath);
+    expect(r.value).toMatchObject(owner ?? { podUid: null, qos: null, containerId: null, runtime: null });
   });
 
   it("reads a hierarchy id with leading zeros, as the kernel never writes but a number allows", () => {

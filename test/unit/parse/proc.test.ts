@@ -127,6 +127,66 @@ describe("parseProcStat", () => {
   });
 });
 
+describe("parseProcStat reads the line's bytes", () => {
+  const fields = (n: number) => Array.from({ length: n }, (_, i) => i + 1).join(" ");
+
+  it.each([
+    ["a short line", 10],
+    ["the longest line the shared byte buffer holds", 4087],
+    ["a line one byte longer, read from a buffer of its own", 4088],
+    ["a line far longer", 70_000],
+  ])("reads %s the same way", (_what, length) => {
+    const tail = ` S ${fields(19)}\n`;
+    const comm = "k".repeat(Math.max(0, length - tail.length - 5));
+    const r = parseProcStat(`77 (${comm})${tail}`);
+    expect(r.ok).toBe(true);
+    expect(r.value).toMatchObject({ pid: 77, comm, ppid: 1, pgrp: 2, flags: 6, startTimeTicks: 19 });
+  });
+
+  it.each([
+    ["進程", "CJK"],
+    ["café", "Latin-1"],
+    ["🙂 (x)", "an astral character"],
+    ["a\ud800b", "a lone surrogate"],
+  ])("reads the comm %j (%s) and the fields after it", (comm) => {
+    const r = parseProcStat(`9 (${comm}) S ${fields(19)}\n`);
+    expect(r.ok).toBe(true);
+    expect(r.value).toMatchObject({ comm, ppid: 1, startTimeTicks: 19 });
+  });
+
+  it("calls a field with a non-ASCII character not a number, whichever byte it maps to", () => {
+    // U+0120 and U+0131 end in the bytes of a space and of "1".
+    const r = parseProcStat(`9 (a) S 1\u0120 2 3 4 5 6 7 8 9 10 ı1 ${fields(8)}\n`);
+    expect(issuesOf(r).map((i) => i.message)).toEqual([
+      "field 4 is not a number",
+      "field 14 is not a number",
+    ]);
+    expect(r.value).toMatchObject({ ppid: null, pgrp: 2, utimeTicks: null, stimeTicks: 1 });
+  });
+
+  it("stops at the end of a short line, not at what a longer line left in the buffer", () => {
+    expect(parseProcStat(`9 (a) S ${fields(40)}\n`).ok).toBe(true);
+    expect(parseProcStat("9 (a) S 1 2\n").value).toMatchObject({ ppid: 1, pgrp: 2, session: null });
+    expect(parseProcStat(`9 (a) S ${fields(40)}\n`).ok).toBe(true);
+    expect(parseProcStat("9 (a) S 1 2").value).toMatchObject({ ppid: 1, pgrp: null });
+    expect(parseProcStat(`9 (a) S ${fields(40)}\n`).ok).toBe(true);
+    expect(issuesOf(parseProcStat("9 (a) S\n")).map((i) => i.message)).toEqual([
+      "3 fields; expected at least 22",
+    ]);
+  });
+
+  it.each([
+    [`${fields(19)}\n`, true, 19],
+    [`${fields(19)} \n`, true, 19], // a space before the newline ends field 22 as well
+    [fields(19), false, null], // starttime may be cut: not trusted
+    [`${fields(19)} `, false, 19],
+  ])("reads a line that ends right after starttime: %j", (rest, ok, startTimeTicks) => {
+    const r = parseProcStat(`9 (a) S ${rest}`);
+    expect(r.ok).toBe(ok);
+    expect(r.value?.startTimeTicks).toBe(startTimeTicks);
+  });
+});
+
 describe("parseCmdline", () => {
   it.each([
     ["", []],
