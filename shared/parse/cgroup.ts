@@ -5,7 +5,7 @@
  *   systemd   `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod<uid with _>.slice/cri-containerd-<id>.scope`
  *   cgroupfs  `/kubepods/burstable/pod<uid>/<id>`
  */
-import { asciiBytes, asciiView, keepShapes } from "./ascii.js";
+import { asciiBytes, asciiView, keepShapes, NextChar } from "./ascii.js";
 import { type IssueCode, IssueList, MAX_LINE_CHARS, type ParseResult, result } from "./result.js";
 
 export const QOS_CLASSES = ["guaranteed", "burstable", "besteffort"] as const;
@@ -299,6 +299,9 @@ export function parseCgroup(text: string): ParseResult<CgroupInfo> {
   let described = "";
   let said = NONE;
   const n = text.length;
+  // A search for a colon runs on past a line without one; remembering where it ended keeps a run of
+  // such lines from being searched again for each of them (quadratic).
+  const colons = new NextChar(":");
   let start = 0;
   let lineNo = 0;
   while (start < n) {
@@ -325,8 +328,8 @@ export function parseCgroup(text: string): ParseResult<CgroupInfo> {
         if (d < 0 || d > 9) break;
         n = n * 10 + d;
       }
-      const c1 = text.charCodeAt(digitsEnd) === COLON ? digitsEnd : text.indexOf(":", digitsEnd);
-      const c2 = c1 === -1 || c1 >= end ? -1 : text.indexOf(":", c1 + 1);
+      const c1 = text.charCodeAt(digitsEnd) === COLON ? digitsEnd : colons.find(text, digitsEnd);
+      const c2 = c1 >= end ? -1 : colons.find(text, c1 + 1);
       // As readDecimal: 1 to 15 digits and nothing else.
       const id = c2 === -1 || c2 >= end ? -2 : c1 === digitsEnd && c1 > start && c1 - start <= 15 ? n : -1;
       if (id === -2) {

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { describeCgroupPath, parseCgroup } from "../../../shared/parse/cgroup.js";
-import { issuesOf, MAX_LINE_CHARS } from "../../../shared/parse/result.js";
+import { issuesOf, MAX_ISSUES, MAX_LINE_CHARS } from "../../../shared/parse/result.js";
 
 const fixture = (path: string) => readFileSync(new URL(`../../fixtures/${path}`, import.meta.url), "utf8");
 const realEvidence = JSON.parse(fixture("real/proc/namespaces-evidence.json")) as {
@@ -391,6 +391,14 @@ describe("parseCgroup on damaged input", () => {
       hierarchyId: 7,
       controllers: "memory",
     });
+  });
+
+  it("stays linear on many lines without a colon (each search for one would run to the end of the file)", () => {
+    const lines = 200_000;
+    const r = parseCgroup("no colons here\n".repeat(lines));
+    expect(r.value.entries).toEqual([]);
+    expect(issuesOf(r)[0]).toMatchObject({ code: "malformed_line", line: 1 });
+    expect(issuesOf(r).at(-1)?.message).toContain(`${lines - MAX_ISSUES}`);
   });
 
   it("keeps colons inside the path", () => {
