@@ -4,7 +4,7 @@
  * (reference/evidence-formats.md §7.3), which tell who holds a mount the host no longer has.
  */
 import { type CgroupOwner, parseCgroup } from "./cgroup.js";
-import type { EvidenceReader, Unreadable } from "./evidence.js";
+import { EvidenceReader, type Unreadable } from "./evidence.js";
 import { type Mount, parseMountinfo, readDecimal } from "./mountinfo.js";
 import {
   type IssueCode,
@@ -308,41 +308,41 @@ export interface ProcessTable {
   readonly listing: "complete" | "capped" | "absent";
 }
 
+/** The evidence of a listed process with nothing shipped below `proc/<pid>/`. */
+const NO_EVIDENCE = new EvidenceReader({});
+
 /** Re-files a sub-parser's issues under the evidence path they came from. */
 function addIssues(into: IssueList, path: string, from: readonly ParseIssue[]): void {
   for (const i of from) into.add(i.code, i.message, i.line, [path, ...i.path]);
 }
 
-/** Pids from the `proc/` listing and from any `proc/<pid>/...` path in the bundle. */
-function pidsOf(reader: EvidenceReader): number[] {
+/** Pids from the `proc/` listing and from any `proc/<pid>/...` path in the bundle (`dirs`). */
+function pidsOf(reader: EvidenceReader, dirs: ReadonlyMap<string, EvidenceReader>): number[] {
   const pids = new Set<number>();
   for (const name of reader.list("proc") ?? []) {
     const n = readDecimal(name, 0, name.length);
     if (n >= 0) pids.add(n);
   }
-  for (const p of reader.paths("proc/")) {
-    const slash = p.indexOf("/", 5);
-    if (slash > 5) {
-      const n = readDecimal(p, 5, slash);
-      if (n >= 0) pids.add(n);
-    }
+  for (const name of dirs.keys()) {
+    const n = readDecimal(name, 0, name.length);
+    if (n >= 0) pids.add(n);
   }
   return [...pids].sort((a, b) => a - b);
 }
 
-function readProcess(reader: EvidenceReader, pid: number, issues: IssueList): Process {
+/** Reads one process from `dir`, the evidence under `proc/<pid>/` keyed below it. */
+function readProcess(dir: EvidenceReader, pid: number, issues: IssueList): Process {
   const base = `proc/${pid}`;
   const evidence: Record<string, string> = {};
   const unreadable: { path: string; why: EvidenceGap }[] = [];
   const file = (name: string): string | undefined => {
-    const path = `${base}/${name}`;
-    const text = reader.text(path);
+    const text = dir.text(name);
     if (text === undefined) {
-      const why = reader.unreadable(path, "file");
-      if (why) unreadable.push({ path, why });
+      const why = dir.unreadable(name, "file");
+      if (why) unreadable.push({ path: `${base}/${name}`, why });
     } else {
-      evidence[name] = path;
-      if (reader.capped(path)) unreadable.push({ path, why: { reason: "capped" } });
+      evidence[name] = `${base}/${name}`;
+      if (dir.capped(name)) unreadable.push({ path: `${base}/${name}`, why: { reason: "capped" } });
     }
     return text;
   };
@@ -371,9 +371,9 @@ function readProcess(reader: EvidenceReader, pid: number, issues: IssueList): Pr
 
   let mntNs: number | null = null;
   const nsPath = `${base}/ns/mnt`;
-  const nsTarget = reader.link(nsPath);
+  const nsTarget = dir.link("ns/mnt");
   if (nsTarget === undefined) {
-    const why = reader.unreadable(nsPath, "link");
+    const why = dir.unreadable("ns/mnt", "link");
     if (why) unreadable.push({ path: nsPath, why });
   } else {
     const ns = parseNsLink(nsTarget);
@@ -390,23 +390,24 @@ function readProcess(reader: EvidenceReader, pid: number, issues: IssueList): Pr
   const vfioFds: VfioFd[] = [];
   const nsFds: NsFd[] = [];
   const fdDir = `${base}/fd`;
-  const fds = reader.list(fdDir);
+  const fds = dir.list("fd/");
   if (fds === undefined) {
-    const why = reader.unreadable(fdDir, "dir");
+    const why = dir.unreadable("fd/", "dir");
     if (why) unreadable.push({ path: `${fdDir}/`, why });
   } else {
     evidence.fd = `${fdDir}/`;
-    if (reader.capped(fdDir)) unreadable.push({ path: `${fdDir}/`, why: { reason: "capped" } });
+    if (dir.capped("fd")) unreadable.push({ path: `${fdDir}/`, why: { reason: "capped" } });
     for (const name of fds) {
       const fd = readDecimal(name, 0, name.length);
       if (fd < 0) continue;
+      const below = `fd/${name}`;
       const path = `${fdDir}/${name}`;
       // The shipper keeps only the fd links that matter (vfio, mnt namespaces): absent ones are not gaps.
-      const target = reader.link(path);
+      const target = dir.link(below);
       if (target === undefined) {
-        const e = reader.entry(path);
+        const e = dir.entry(below);
         if (e?.kind === "error" || e?.kind === "timeout") {
-          const why = reader.unreadable(path, "link");
+          const why = dir.unreadable(below, "link");
           if (why) unreadable.push({ path, why });
         }
         continue;
@@ -446,7 +447,10 @@ export function readProcesses(reader: EvidenceReader): ParseResult<ProcessTable>
   const issues = new IssueList();
   const listed = reader.list("proc");
   const listing = listed === undefined ? "absent" : reader.capped("proc") ? "capped" : "complete";
-  const processes = pidsOf(reader).map((pid) => readProcess(reader, pid, issues));
+  const dirs = reader.children("proc");
+  const processes = pidsOf(reader, dirs).map((pid) =>
+    readProcess(dirs.get(String(pid)) ?? NO_EVIDENCE, pid, issues),
+  );
   return result({ processes, listing }, issues.done());
 }
 
