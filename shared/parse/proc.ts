@@ -588,34 +588,35 @@ export function readMountNamespaces(args: {
     if (!r.ok) for (const i of r.issues) issues.add(i.code, i.message, i.line, i.path);
     return r.value;
   };
-  /** Best mountinfo among candidates: shipped, non-empty (a dying process's is empty), not capped. */
-  const pick = (candidates: readonly { path: string; pid: number | null }[]) => {
+  /**
+   * Best mountinfo among candidates: shipped, non-empty (a dying process's is empty), not capped; the
+   * first of the best. The shipper sends one per namespace, so most candidates have none.
+   */
+  const pick = (candidates: Iterable<{ path: string; pid: number | null }>) => {
     let best: { path: string; pid: number | null; score: number } | null = null;
     for (const c of candidates) {
       const text = reader.text(c.path);
       if (text === undefined) continue;
       const score = (text.length > 0 ? 2 : 0) + (reader.capped(c.path) ? 0 : 1);
       if (!best || score > best.score) best = { ...c, score };
+      if (best.score === 3) break; // none scores higher
     }
     return best;
   };
   const mountinfoUsed = new Set<string>();
-  const scan = (d: Draft, candidates: { path: string; pid: number | null }[]): void => {
+  const scan = (d: Draft, candidates: Iterable<{ path: string; pid: number | null }>): void => {
     const best = pick(candidates);
     if (!best) return;
     mountinfoUsed.add(best.path);
     d.mountinfo = { evidencePath: best.path, pid: best.pid, capped: reader.capped(best.path) };
     d.mounts = parse(best.path);
   };
-  const candidatesOf = (d: Draft) => {
+  /** Where a namespace's mountinfo may be, in order of preference: made as `pick` asks for them. */
+  function* candidatesOf(d: Draft): Iterable<{ path: string; pid: number | null }> {
     const pids = d.inode === hostInode && hostIsPid1 ? [1, ...d.pids.filter((p) => p !== 1)] : d.pids;
-    const list: { path: string; pid: number | null }[] = pids.map((pid) => ({
-      path: `proc/${pid}/mountinfo`,
-      pid,
-    }));
-    if (d.inode !== null) list.push({ path: pinnedMountinfoPath(d.inode), pid: null });
-    return list;
-  };
+    for (const pid of pids) yield { path: `proc/${pid}/mountinfo`, pid };
+    if (d.inode !== null) yield { path: pinnedMountinfoPath(d.inode), pid: null };
+  }
   for (const d of drafts.values()) scan(d, candidatesOf(d));
 
   // Mountinfo of processes whose namespace link was unreadable (PID 1 here): match by mount ids.
