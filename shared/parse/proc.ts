@@ -308,6 +308,12 @@ export interface ProcessTable {
   readonly listing: "complete" | "capped" | "absent";
 }
 
+const NO_OWNER: CgroupOwner = { podUid: null, qos: null, containerId: null, runtime: null };
+
+function withoutNewline(text: string): string {
+  return text.endsWith("\n") ? text.slice(0, -1) : text;
+}
+
 /** The evidence of a listed process with nothing shipped below `proc/<pid>/`. */
 const NO_EVIDENCE = new EvidenceReader({});
 
@@ -355,16 +361,11 @@ function readProcess(dir: EvidenceReader, pid: number, issues: IssueList): Proce
     stat = r.value;
     if (!r.ok) addIssues(issues, `${base}/stat`, r.issues);
   }
-  let owner: CgroupOwner = { podUid: null, qos: null, containerId: null, runtime: null };
+  let owner: CgroupOwner = NO_OWNER;
   const cgroupText = file("cgroup");
   if (cgroupText !== undefined) {
     const r = parseCgroup(cgroupText);
-    owner = {
-      podUid: r.value.podUid,
-      qos: r.value.qos,
-      containerId: r.value.containerId,
-      runtime: r.value.runtime,
-    };
+    owner = r.value;
     if (!r.ok) addIssues(issues, `${base}/cgroup`, r.issues);
   }
   const cmdlineText = file("cmdline");
@@ -424,14 +425,18 @@ function readProcess(dir: EvidenceReader, pid: number, issues: IssueList): Proce
 
   return {
     pid,
-    comm: commText === undefined ? (stat?.comm ?? null) : commText.replace(/\n$/, ""),
+    comm: commText === undefined ? (stat?.comm ?? null) : withoutNewline(commText),
     state: stat?.state ?? null,
     ppid: stat?.ppid ?? null,
     kernelThread: stat?.kernelThread ?? null,
     startTimeTicks: stat?.startTimeTicks ?? null,
     cmdline: cmdlineText === undefined ? null : parseCmdline(cmdlineText),
     mntNs,
-    ...owner,
+    // Field by field rather than spread: an object literal of fixed fields is built in one step.
+    podUid: owner.podUid,
+    qos: owner.qos,
+    containerId: owner.containerId,
+    runtime: owner.runtime,
     vfioFds,
     nsFds,
     evidence,
