@@ -391,9 +391,9 @@ function readProcess(dir: EvidenceReader, pid: number, issues: IssueList): Proce
   const vfioFds: VfioFd[] = [];
   const nsFds: NsFd[] = [];
   const fdDir = `${base}/fd`;
-  const fds = dir.list("fd/");
+  const fds = dir.list("fd");
   if (fds === undefined) {
-    const why = dir.unreadable("fd/", "dir");
+    const why = dir.unreadable("fd", "dir");
     if (why) unreadable.push({ path: `${fdDir}/`, why });
   } else {
     evidence.fd = `${fdDir}/`;
@@ -597,7 +597,7 @@ export function readMountNamespaces(args: {
    * Best mountinfo among candidates: shipped, non-empty (a dying process's is empty), not capped; the
    * first of the best. The shipper sends one per namespace, so most candidates have none.
    */
-  const pick = (candidates: Iterable<{ path: string; pid: number | null }>) => {
+  const pick = (candidates: readonly { path: string; pid: number | null }[]) => {
     let best: { path: string; pid: number | null; score: number } | null = null;
     for (const c of candidates) {
       const text = reader.text(c.path);
@@ -609,19 +609,23 @@ export function readMountNamespaces(args: {
     return best;
   };
   const mountinfoUsed = new Set<string>();
-  const scan = (d: Draft, candidates: Iterable<{ path: string; pid: number | null }>): void => {
+  const scan = (d: Draft, candidates: readonly { path: string; pid: number | null }[]): void => {
     const best = pick(candidates);
     if (!best) return;
     mountinfoUsed.add(best.path);
     d.mountinfo = { evidencePath: best.path, pid: best.pid, capped: reader.capped(best.path) };
     d.mounts = parse(best.path);
   };
-  /** Where a namespace's mountinfo may be, in order of preference: made as `pick` asks for them. */
-  function* candidatesOf(d: Draft): Iterable<{ path: string; pid: number | null }> {
+  /** Where a namespace's mountinfo may be, in order of preference. */
+  const candidatesOf = (d: Draft) => {
     const pids = d.inode === hostInode && hostIsPid1 ? [1, ...d.pids.filter((p) => p !== 1)] : d.pids;
-    for (const pid of pids) yield { path: `proc/${pid}/mountinfo`, pid };
-    if (d.inode !== null) yield { path: pinnedMountinfoPath(d.inode), pid: null };
-  }
+    const list: { path: string; pid: number | null }[] = pids.map((pid) => ({
+      path: `proc/${pid}/mountinfo`,
+      pid,
+    }));
+    if (d.inode !== null) list.push({ path: pinnedMountinfoPath(d.inode), pid: null });
+    return list;
+  };
   for (const d of drafts.values()) scan(d, candidatesOf(d));
 
   // Mountinfo of processes whose namespace link was unreadable (PID 1 here): match by mount ids.

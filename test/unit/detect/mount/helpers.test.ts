@@ -1,13 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decidedBy, subjectNamespace } from "../../../../shared/detect/mount/decided.js";
-import {
-  hostRootFor,
-  podUidOfMountPoint,
-  processIndex,
-  stagingMounts,
-} from "../../../../shared/detect/mount/namespaces.js";
-import { buildHostView } from "../../../../shared/view/host-view.js";
-import { leakHost, viewWith } from "../../../support/mount-scenarios.js";
+import { hostRootFor, podUidOfMountPoint } from "../../../../shared/detect/mount/namespaces.js";
 
 describe("hostRootFor: the host kubelet root behind a root a container sees", () => {
   it.each([
@@ -49,19 +42,5 @@ describe("decidedBy", () => {
     ["group 62|pid 1|2", null],
   ])("subjectNamespace(%s) is %s", (subject, inode) => {
     expect(subjectNamespace(subject)).toBe(inode);
-  });
-});
-
-describe("what the mount detectors derive from a view", () => {
-  it("is derived once per view and again for another view of the same bundle", async () => {
-    const { bundle, view } = await viewWith(leakHost());
-    const staging = stagingMounts(view);
-    expect(staging.length).toBeGreaterThan(0);
-    expect(stagingMounts(view)).toBe(staging);
-    expect(processIndex(view)).toBe(processIndex(view));
-    const again = buildHostView({ bundle, snapshotKey: view.snapshotKey });
-    expect(stagingMounts(again)).not.toBe(staging);
-    expect(stagingMounts(again)).toEqual(staging);
-    expect(processIndex(again).size).toBe(view.processes.processes.length);
   });
 });
