@@ -55,24 +55,8 @@ export function stagingPathUnder(root: string, p: StagingPath): string {
   return `${root}/plugins/kubernetes.io/csi/${stagingKey(p)}/globalmount`;
 }
 
-/**
- * `derive` computed once per host view: the mount detectors derive the same things from a view (its
- * staging mounts, its processes by pid), and a view does not change once built.
- */
-function oncePerView<T>(derive: (view: HostView) => T): (view: HostView) => T {
-  const memo = new WeakMap<HostView, T>();
-  return (view) => {
-    let value = memo.get(view);
-    if (value === undefined) {
-      value = derive(view);
-      memo.set(view, value);
-    }
-    return value;
-  };
-}
-
 /** Every staging mount listed by any namespace (host included, capped ones too), in namespace then line order. */
-export const stagingMounts = oncePerView((view): readonly StagingMount[] => {
+export function stagingMounts(view: HostView): StagingMount[] {
   const out: StagingMount[] = [];
   for (const ns of view.mounts.namespaces) {
     if (!hasMounts(ns)) continue;
@@ -82,7 +66,7 @@ export const stagingMounts = oncePerView((view): readonly StagingMount[] => {
     }
   }
   return out;
-});
+}
 
 /** `--root-dir=X` or `--root-dir X` from a kubelet command line. */
 function rootDirFlag(argv: readonly string[]): string | null {
@@ -149,9 +133,9 @@ export function hostRootFor(seen: string, roots: readonly string[]): string {
 }
 
 /** Processes by pid. */
-export const processIndex = oncePerView(
-  (view): ReadonlyMap<number, Process> => new Map(view.processes.processes.map((p) => [p.pid, p])),
-);
+export function processIndex(view: HostView): ReadonlyMap<number, Process> {
+  return new Map(view.processes.processes.map((p) => [p.pid, p]));
+}
 
 /** `pid 77102 node-agent (pod <uid>, container <12 hex>)`. */
 export function describeProcess(p: Process): string {
