@@ -67,6 +67,43 @@ function isPodUid(s: string): boolean {
   return true;
 }
 
+/** A path's last components, read from the end: `parts[0]` is the last, `starts[i]` where `parts[i]` begins. */
+interface Tail {
+  readonly path: string;
+  readonly parts: readonly string[];
+  readonly starts: readonly number[];
+}
+
+function tailOf(path: string): Tail {
+  const parts: string[] = [];
+  const starts: number[] = [];
+  let end = path.length;
+  while (parts.length < MAX_TAIL) {
+    const slash = path.lastIndexOf("/", end - 1);
+    if (slash <= 0) break; // the root must keep at least `/x`
+    parts.push(path.slice(slash + 1, end));
+    starts.push(slash + 1);
+    end = slash;
+  }
+  return { path, parts, starts };
+}
+
+function at(t: Tail, i: number): string {
+  return t.parts[i] ?? "";
+}
+
+/** The kubelet root: everything before the slash that opens `parts[i]`. */
+function rootBefore(t: Tail, i: number): string | null {
+  const s = t.starts[i];
+  if (s === undefined || s < 3) return null;
+  return t.path.slice(0, s - 1);
+}
+
+/** `plugins/kubernetes.io/csi` ends at `parts[i]`. */
+function pluginsCsi(t: Tail, i: number): boolean {
+  return at(t, i) === "csi" && at(t, i + 1) === "kubernetes.io" && at(t, i + 2) === "plugins";
+}
+
 /**
  * Classifies a mount point (unescaped) as a kubelet CSI staging, publish or raw-block path, or null.
  * One trailing slash is accepted; the kubelet root must be a non-empty absolute path.
@@ -74,70 +111,50 @@ function isPodUid(s: string): boolean {
 export function classifyKubeletPath(mountPoint: string): KubeletPath | null {
   let path = mountPoint;
   if (path.length > 1 && path.charCodeAt(path.length - 1) === 47) path = path.slice(0, -1);
-  if (path.charCodeAt(0) !== 47 || path.indexOf("kubernetes.io") === -1) return null;
+  // Every pattern below has `plugins/kubernetes.io/csi` or `kubernetes.io~csi`; most kubelet mounts
+  // (projected tokens, secrets, config maps) have neither and need no splitting.
+  if (path.charCodeAt(0) !== 47) return null;
+  if (path.indexOf("kubernetes.io/csi") === -1 && path.indexOf("kubernetes.io~csi") === -1) return null;
+  const t = tailOf(path);
 
-  // tail[0] is the last component, starts[i] where tail[i] begins (after its slash).
-  const tail: string[] = [];
-  const starts: number[] = [];
-  let end = path.length;
-  while (tail.length < MAX_TAIL) {
-    const slash = path.lastIndexOf("/", end - 1);
-    if (slash <= 0) break; // the root must keep at least `/x`
-    tail.push(path.slice(slash + 1, end));
-    starts.push(slash + 1);
-    end = slash;
+  const last = at(t, 0);
+  if (last === "globalmount" && pluginsCsi(t, 3)) {
+    const root = rootBefore(t, 5);
+    if (root === null || at(t, 1) === "" || at(t, 2) === "") return null;
+    if (at(t, 2) === "pv")
+      return { kind: "staging", version: 1, root, driver: null, volumeHash: null, pv: at(t, 1) };
+    if (!isSha256Hex(at(t, 1))) return null;
+    return { kind: "staging", version: 2, root, driver: at(t, 2), volumeHash: at(t, 1), pv: null };
   }
-  const at = (i: number): string => tail[i] ?? "";
-  // The kubelet root: everything before the slash that opens tail[i].
-  const rootBefore = (i: number): string | null => {
-    const s = starts[i];
-    if (s === undefined || s < 3) return null;
-    return path.slice(0, s - 1);
-  };
-  const pluginsCsi = (i: number): boolean =>
-    at(i) === "csi" && at(i + 1) === "kubernetes.io" && at(i + 2) === "plugins";
-  const nonEmpty = (...names: string[]): boolean => names.every((n) => n.length > 0);
-
-  const last = at(0);
-  if (last === "globalmount" && pluginsCsi(3)) {
-    const root = rootBefore(5);
-    if (root === null || !nonEmpty(at(1), at(2))) return null;
-    if (at(2) === "pv")
-      return { kind: "staging", version: 1, root, driver: null, volumeHash: null, pv: at(1) };
-    if (!isSha256Hex(at(1))) return null;
-    return { kind: "staging", version: 2, root, driver: at(2), volumeHash: at(1), pv: null };
+  if (last === "mount" && at(t, 2) === "kubernetes.io~csi" && at(t, 3) === "volumes" && at(t, 5) === "pods") {
+    const root = rootBefore(t, 5);
+    if (root === null || at(t, 1) === "" || !isPodUid(at(t, 4))) return null;
+    return { kind: "publish", root, podUid: at(t, 4), pv: at(t, 1) };
   }
-  if (last === "mount" && at(2) === "kubernetes.io~csi" && at(3) === "volumes" && at(5) === "pods") {
-    const root = rootBefore(5);
-    if (root === null || !nonEmpty(at(1)) || !isPodUid(at(4))) return null;
-    return { kind: "publish", root, podUid: at(4), pv: at(1) };
+  if (at(t, 1) === "kubernetes.io~csi" && at(t, 2) === "volumeDevices" && at(t, 4) === "pods") {
+    const root = rootBefore(t, 4);
+    if (root === null || last === "" || !isPodUid(at(t, 3))) return null;
+    return { kind: "pod-device", root, podUid: at(t, 3), pv: last };
   }
-  if (at(1) === "kubernetes.io~csi" && at(2) === "volumeDevices" && at(4) === "pods") {
-    const root = rootBefore(4);
-    if (root === null || !nonEmpty(last) || !isPodUid(at(3))) return null;
-    return { kind: "pod-device", root, podUid: at(3), pv: last };
-  }
-  // Raw block under plugins/kubernetes.io/csi/volumeDevices/
-  for (const [i, entry] of [
-    [1, null],
-    [2, last],
-  ] as const) {
-    if (at(i) === "staging" && at(i + 1) === "volumeDevices" && pluginsCsi(i + 2)) {
-      const root = rootBefore(i + 4);
-      const pv = at(i - 1);
-      if (root === null || !nonEmpty(pv) || entry === "") return null;
+  // Raw block under plugins/kubernetes.io/csi/volumeDevices/: `staging/<pv>`, or `staging/<pv>/<entry>`.
+  for (let i = 1; i <= 2; i++) {
+    if (at(t, i) === "staging" && at(t, i + 1) === "volumeDevices" && pluginsCsi(t, i + 2)) {
+      const root = rootBefore(t, i + 4);
+      const pv = at(t, i - 1);
+      const entry = i === 1 ? null : last;
+      if (root === null || pv === "" || entry === "") return null;
       return { kind: "block-staging", root, pv, entry };
     }
   }
-  if (at(2) === "publish" && at(3) === "volumeDevices" && pluginsCsi(4)) {
-    const root = rootBefore(6);
-    if (root === null || !nonEmpty(at(1)) || !isPodUid(last)) return null;
-    return { kind: "block-publish", root, pv: at(1), podUid: last };
+  if (at(t, 2) === "publish" && at(t, 3) === "volumeDevices" && pluginsCsi(t, 4)) {
+    const root = rootBefore(t, 6);
+    if (root === null || at(t, 1) === "" || !isPodUid(last)) return null;
+    return { kind: "block-publish", root, pv: at(t, 1), podUid: last };
   }
-  if (at(1) === "dev" && at(3) === "volumeDevices" && pluginsCsi(4)) {
-    const root = rootBefore(6);
-    if (root === null || !nonEmpty(at(2)) || !isPodUid(last)) return null;
-    return { kind: "block-map", root, pv: at(2), podUid: last };
+  if (at(t, 1) === "dev" && at(t, 3) === "volumeDevices" && pluginsCsi(t, 4)) {
+    const root = rootBefore(t, 6);
+    if (root === null || at(t, 2) === "" || !isPodUid(last)) return null;
+    return { kind: "block-map", root, pv: at(t, 2), podUid: last };
   }
   return null;
 }

@@ -5,7 +5,7 @@
  */
 import { asciiBytes } from "./ascii.js";
 import { type CgroupOwner, parseCgroup } from "./cgroup.js";
-import type { EvidenceReader, Unreadable } from "./evidence.js";
+import { EvidenceReader, type Unreadable } from "./evidence.js";
 import { type Mount, parseMountinfo, readDecimal } from "./mountinfo.js";
 import {
   type IssueCode,
@@ -341,41 +341,47 @@ export interface ProcessTable {
   readonly listing: "complete" | "capped" | "absent";
 }
 
+const NO_OWNER: CgroupOwner = { podUid: null, qos: null, containerId: null, runtime: null };
+
+function withoutNewline(text: string): string {
+  return text.endsWith("\n") ? text.slice(0, -1) : text;
+}
+
+/** The evidence of a listed process with nothing shipped below `proc/<pid>/`. */
+const NO_EVIDENCE = new EvidenceReader({});
+
 /** Re-files a sub-parser's issues under the evidence path they came from. */
 function addIssues(into: IssueList, path: string, from: readonly ParseIssue[]): void {
   for (const i of from) into.add(i.code, i.message, i.line, [path, ...i.path]);
 }
 
-/** Pids from the `proc/` listing and from any `proc/<pid>/...` path in the bundle. */
-function pidsOf(reader: EvidenceReader): number[] {
+/** Pids from the `proc/` listing and from any `proc/<pid>/...` path in the bundle (`dirs`). */
+function pidsOf(reader: EvidenceReader, dirs: ReadonlyMap<string, EvidenceReader>): number[] {
   const pids = new Set<number>();
   for (const name of reader.list("proc") ?? []) {
     const n = readDecimal(name, 0, name.length);
     if (n >= 0) pids.add(n);
   }
-  for (const p of reader.paths("proc/")) {
-    const slash = p.indexOf("/", 5);
-    if (slash > 5) {
-      const n = readDecimal(p, 5, slash);
-      if (n >= 0) pids.add(n);
-    }
+  for (const name of dirs.keys()) {
+    const n = readDecimal(name, 0, name.length);
+    if (n >= 0) pids.add(n);
   }
   return [...pids].sort((a, b) => a - b);
 }
 
-function readProcess(reader: EvidenceReader, pid: number, issues: IssueList): Process {
+/** Reads one process from `dir`, the evidence under `proc/<pid>/` keyed below it. */
+function readProcess(dir: EvidenceReader, pid: number, issues: IssueList): Process {
   const base = `proc/${pid}`;
   const evidence: Record<string, string> = {};
   const unreadable: { path: string; why: EvidenceGap }[] = [];
   const file = (name: string): string | undefined => {
-    const path = `${base}/${name}`;
-    const text = reader.text(path);
+    const text = dir.text(name);
     if (text === undefined) {
-      const why = reader.unreadable(path, "file");
-      if (why) unreadable.push({ path, why });
+      const why = dir.unreadable(name, "file");
+      if (why) unreadable.push({ path: `${base}/${name}`, why });
     } else {
-      evidence[name] = path;
-      if (reader.capped(path)) unreadable.push({ path, why: { reason: "capped" } });
+      evidence[name] = `${base}/${name}`;
+      if (dir.capped(name)) unreadable.push({ path: `${base}/${name}`, why: { reason: "capped" } });
     }
     return text;
   };
@@ -388,25 +394,20 @@ function readProcess(reader: EvidenceReader, pid: number, issues: IssueList): Pr
     stat = r.value;
     if (!r.ok) addIssues(issues, `${base}/stat`, r.issues);
   }
-  let owner: CgroupOwner = { podUid: null, qos: null, containerId: null, runtime: null };
+  let owner: CgroupOwner = NO_OWNER;
   const cgroupText = file("cgroup");
   if (cgroupText !== undefined) {
     const r = parseCgroup(cgroupText);
-    owner = {
-      podUid: r.value.podUid,
-      qos: r.value.qos,
-      containerId: r.value.containerId,
-      runtime: r.value.runtime,
-    };
+    owner = r.value;
     if (!r.ok) addIssues(issues, `${base}/cgroup`, r.issues);
   }
   const cmdlineText = file("cmdline");
 
   let mntNs: number | null = null;
   const nsPath = `${base}/ns/mnt`;
-  const nsTarget = reader.link(nsPath);
+  const nsTarget = dir.link("ns/mnt");
   if (nsTarget === undefined) {
-    const why = reader.unreadable(nsPath, "link");
+    const why = dir.unreadable("ns/mnt", "link");
     if (why) unreadable.push({ path: nsPath, why });
   } else {
     const ns = parseNsLink(nsTarget);
@@ -423,23 +424,24 @@ function readProcess(reader: EvidenceReader, pid: number, issues: IssueList): Pr
   const vfioFds: VfioFd[] = [];
   const nsFds: NsFd[] = [];
   const fdDir = `${base}/fd`;
-  const fds = reader.list(fdDir);
+  const fds = dir.list("fd");
   if (fds === undefined) {
-    const why = reader.unreadable(fdDir, "dir");
+    const why = dir.unreadable("fd", "dir");
     if (why) unreadable.push({ path: `${fdDir}/`, why });
   } else {
     evidence.fd = `${fdDir}/`;
-    if (reader.capped(fdDir)) unreadable.push({ path: `${fdDir}/`, why: { reason: "capped" } });
+    if (dir.capped("fd")) unreadable.push({ path: `${fdDir}/`, why: { reason: "capped" } });
     for (const name of fds) {
       const fd = readDecimal(name, 0, name.length);
       if (fd < 0) continue;
+      const below = `fd/${name}`;
       const path = `${fdDir}/${name}`;
       // The shipper keeps only the fd links that matter (vfio, mnt namespaces): absent ones are not gaps.
-      const target = reader.link(path);
+      const target = dir.link(below);
       if (target === undefined) {
-        const e = reader.entry(path);
+        const e = dir.entry(below);
         if (e?.kind === "error" || e?.kind === "timeout") {
-          const why = reader.unreadable(path, "link");
+          const why = dir.unreadable(below, "link");
           if (why) unreadable.push({ path, why });
         }
         continue;
@@ -456,14 +458,18 @@ function readProcess(reader: EvidenceReader, pid: number, issues: IssueList): Pr
 
   return {
     pid,
-    comm: commText === undefined ? (stat?.comm ?? null) : commText.replace(/\n$/, ""),
+    comm: commText === undefined ? (stat?.comm ?? null) : withoutNewline(commText),
     state: stat?.state ?? null,
     ppid: stat?.ppid ?? null,
     kernelThread: stat?.kernelThread ?? null,
     startTimeTicks: stat?.startTimeTicks ?? null,
     cmdline: cmdlineText === undefined ? null : parseCmdline(cmdlineText),
     mntNs,
-    ...owner,
+    // Field by field rather than spread: an object literal of fixed fields is built in one step.
+    podUid: owner.podUid,
+    qos: owner.qos,
+    containerId: owner.containerId,
+    runtime: owner.runtime,
     vfioFds,
     nsFds,
     evidence,
@@ -479,7 +485,10 @@ export function readProcesses(reader: EvidenceReader): ParseResult<ProcessTable>
   const issues = new IssueList();
   const listed = reader.list("proc");
   const listing = listed === undefined ? "absent" : reader.capped("proc") ? "capped" : "complete";
-  const processes = pidsOf(reader).map((pid) => readProcess(reader, pid, issues));
+  const dirs = reader.children("proc");
+  const processes = pidsOf(reader, dirs).map((pid) =>
+    readProcess(dirs.get(String(pid)) ?? NO_EVIDENCE, pid, issues),
+  );
   return result({ processes, listing }, issues.done());
 }
 
@@ -617,7 +626,10 @@ export function readMountNamespaces(args: {
     if (!r.ok) for (const i of r.issues) issues.add(i.code, i.message, i.line, i.path);
     return r.value;
   };
-  /** Best mountinfo among candidates: shipped, non-empty (a dying process's is empty), not capped. */
+  /**
+   * Best mountinfo among candidates: shipped, non-empty (a dying process's is empty), not capped; the
+   * first of the best. The shipper sends one per namespace, so most candidates have none.
+   */
   const pick = (candidates: readonly { path: string; pid: number | null }[]) => {
     let best: { path: string; pid: number | null; score: number } | null = null;
     for (const c of candidates) {
@@ -625,17 +637,19 @@ export function readMountNamespaces(args: {
       if (text === undefined) continue;
       const score = (text.length > 0 ? 2 : 0) + (reader.capped(c.path) ? 0 : 1);
       if (!best || score > best.score) best = { ...c, score };
+      if (best.score === 3) break; // none scores higher
     }
     return best;
   };
   const mountinfoUsed = new Set<string>();
-  const scan = (d: Draft, candidates: { path: string; pid: number | null }[]): void => {
+  const scan = (d: Draft, candidates: readonly { path: string; pid: number | null }[]): void => {
     const best = pick(candidates);
     if (!best) return;
     mountinfoUsed.add(best.path);
     d.mountinfo = { evidencePath: best.path, pid: best.pid, capped: reader.capped(best.path) };
     d.mounts = parse(best.path);
   };
+  /** Where a namespace's mountinfo may be, in order of preference. */
   const candidatesOf = (d: Draft) => {
     const pids = d.inode === hostInode && hostIsPid1 ? [1, ...d.pids.filter((p) => p !== 1)] : d.pids;
     const list: { path: string; pid: number | null }[] = pids.map((pid) => ({

@@ -82,8 +82,6 @@ export interface HostView {
   readonly clock: KernelClock;
   /** Every PCI function by BDF, plus BDFs only named by a controller or block device. */
   readonly pci: ReadonlyMap<string, PciJoin>;
-  /** Mounts by `major:minor` across every scanned namespace. */
-  readonly mountsByDevt: ReadonlyMap<string, readonly NamespacedMount[]>;
   readonly hostNamespace: MountNamespace | null;
   /** The shipper's own list of what it could not read, plus sections this view lacks. */
   readonly gaps: readonly string[];
@@ -134,9 +132,6 @@ export function buildHostView(args: { bundle: SnapshotBundle; snapshotKey: strin
   });
 
   const pci = joinPci({ sysfs, processes, facts });
-  const mountsByDevt = new Map<string, NamespacedMount[]>();
-  for (const ns of mounts.namespaces)
-    for (const mount of ns.mounts) push(mountsByDevt, mount.devt, { ns, mount });
   const gaps = [...bundle.capture.gaps];
   if (!trace) gaps.push("no ftrace evidence was shipped (tracefs absent or not mounted)");
   if (!kernelLog) gaps.push("no kernel log was shipped (dev/kmsg)");
@@ -159,7 +154,6 @@ export function buildHostView(args: { bundle: SnapshotBundle; snapshotKey: strin
     kernelFacts: facts,
     clock,
     pci,
-    mountsByDevt,
     hostNamespace: mounts.namespaces.find((n) => n.isHost) ?? null,
     gaps,
     issues,
@@ -265,6 +259,17 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
   const list = m.get(k);
   if (list) list.push(v);
   else m.set(k, [v]);
+}
+
+/**
+ * The mounts of `major:minor` in every scanned namespace, host first, each namespace's in line order.
+ * A scan, not an index: only a detector that has found something asks, for a device or two.
+ */
+export function mountsOfDevt(view: HostView, devt: string): NamespacedMount[] {
+  const out: NamespacedMount[] = [];
+  for (const ns of view.mounts.namespaces)
+    for (const mount of ns.mounts) if (mount.devt === devt) out.push({ ns, mount });
+  return out;
 }
 
 /** Drivers bound to disk-class functions (NVMe class, or with NVMe controllers), sorted: fleet breakdowns. */

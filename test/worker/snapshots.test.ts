@@ -158,6 +158,44 @@ describe("POST /v1/snapshots", () => {
     expect(status).toBe(413);
   });
 
+  /** POSTs `parts` as a chunked body (no Content-Length): the route has to count the bytes itself. */
+  const postChunked = (parts: Buffer[]) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(new URL("/v1/snapshots", svc.url), {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${ADMIN_TOKEN}`,
+          "content-type": "application/json",
+          "transfer-encoding": "chunked",
+        },
+      });
+      req.on("response", (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => {
+          body += d.toString();
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      // The service may answer 413 and close while the rest is still being written.
+      req.on("error", (err: NodeJS.ErrnoException) => {
+        if (err.code !== "EPIPE" && err.code !== "ECONNRESET") reject(err);
+      });
+      for (const part of parts) req.write(part);
+      req.end();
+    });
+
+  it("accepts a chunked upload without a declared length", async () => {
+    const gz = gzipBundle(makeBundle({ hostId: "i-chunked" })).body;
+    const half = Math.floor(gz.length / 2);
+    const res = await postChunked([Buffer.from(gz.subarray(0, half)), Buffer.from(gz.subarray(half))]);
+    expect(res.status, res.body).toBe(201);
+  });
+
+  it("refuses a chunked upload once it passes the compressed size limit", async () => {
+    const res = await postChunked(Array.from({ length: 9 }, () => Buffer.alloc(1024 * 1024, 1)));
+    expect(res.status, res.body).toBe(413);
+  });
+
   it("lets a host-bound ingest token write only its own host", async () => {
     const token = await issueToken(["ingest"], "i-bound-1");
     expect((await post(gzipBundle(makeBundle({ hostId: "i-bound-1" })).body, token)).status).toBe(201);

@@ -44,7 +44,7 @@ export const eventsApp = subApp().openapi(
     },
   }),
   async (c) => {
-    const body = await readBodyLimited(c.req.raw.body, MAX_BODY);
+    const body = await readBodyLimited(c.req.raw, MAX_BODY);
     if (!body.ok) throw new ApiError("payload_too_large", `body exceeds ${MAX_BODY} bytes`);
     const ndjson = (c.req.header("content-type") ?? "").includes("ndjson");
     const { items } = splitEventBody(new TextDecoder().decode(body.bytes), ndjson);

@@ -50,7 +50,7 @@ export const evidenceApp = subApp().openapi(
   async (c) => {
     const { hostId } = c.req.valid("param");
     const query = c.req.valid("query");
-    const body = await readBodyLimited(c.req.raw.body, EVIDENCE_MAX_OUTPUT_BYTES + 64 * 1024);
+    const body = await readBodyLimited(c.req.raw, EVIDENCE_MAX_OUTPUT_BYTES + 64 * 1024);
     if (!body.ok) throw new ApiError("payload_too_large", `evidence over ${EVIDENCE_MAX_OUTPUT_BYTES} bytes`);
     const text = new TextDecoder().decode(body.bytes);
     let candidate: unknown;

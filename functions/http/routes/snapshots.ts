@@ -65,7 +65,7 @@ export const snapshotsApp = subApp().openapi(
         `body of ${declared} bytes exceeds ${SNAPSHOT_LIMITS.maxCompressedBytes}`,
       );
     }
-    const body = await readBodyLimited(c.req.raw.body, SNAPSHOT_LIMITS.maxCompressedBytes);
+    const body = await readBodyLimited(c.req.raw, SNAPSHOT_LIMITS.maxCompressedBytes);
     if (!body.ok)
       throw new ApiError("payload_too_large", `body exceeds ${SNAPSHOT_LIMITS.maxCompressedBytes} bytes`);
     const store = r2Store(c.env.SNAPSHOTS);

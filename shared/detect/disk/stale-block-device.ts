@@ -6,7 +6,7 @@
  */
 import type { StoredEvent } from "../../db/events.js";
 import type { SysfsBlockDevice, SysfsNvmeController } from "../../parse/sysfs.js";
-import type { HostView, NamespacedMount } from "../../view/host-view.js";
+import { type HostView, mountsOfDevt, type NamespacedMount } from "../../view/host-view.js";
 import type { Confidence, Detector, EvidenceItem, Verdict } from "../types.js";
 import { controlPlaneAtCapture, GRACE_MS } from "./attached.js";
 import { duration, eventItem, factItem, iso, sysfsItem } from "./evidence.js";
@@ -173,7 +173,7 @@ export const staleBlockDevice: Detector<HostView> = {
       }
       decided.add(subject);
       const devt = b.devt.known ? b.devt.value : null;
-      const mounts: readonly NamespacedMount[] = devt ? (view.mountsByDevt.get(devt) ?? []) : [];
+      const mounts: readonly NamespacedMount[] = devt ? mountsOfDevt(view, devt) : [];
       const best: Confidence = reasons.some((r) => r.confidence === "high") ? "high" : "medium";
       const confidence: Confidence = mounts.length > 0 ? "high" : best;
       const evidence: EvidenceItem[] = [

@@ -110,6 +110,7 @@ function findHoldings(view: HostView, host: MountNamespace): { holdings: Holding
 
   // Copies under other paths (§7.2 "match on field 3 (+root), not on the path"), only for filesystems
   // the host mounts nowhere: while the host still mounts one, a pod's private copy is its normal view.
+  if (leaked.size === 0) return { holdings: [...holdings.values()], unnamed };
   const hostDevts = new Set(host.mounts.map((m) => m.devt));
   for (const ns of view.mounts.namespaces) {
     const { inode } = ns;

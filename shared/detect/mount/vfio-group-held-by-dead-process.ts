@@ -55,6 +55,7 @@ function holdingsOf(view: HostView): { holdings: Holding[]; unresolved: string[]
   const holdings: Holding[] = [];
   const unresolved: string[] = [];
   for (const p of view.processes.processes) {
+    if (p.vfioFds.length === 0) continue;
     const byGroup = new Map<string, { group: string | null; fds: VfioFd[]; members: string[] }>();
     for (const fd of p.vfioFds) {
       // The container node `/dev/vfio/vfio` holds no group by itself.
@@ -320,7 +321,8 @@ export function detectVfioHeldByDeadProcess(args: {
 }): DetectorRun {
   const { view } = args;
   const { holdings, unresolved } = holdingsOf(view);
-  const pods = livePods(view);
+  // Only holders are judged: with none, which pods are live does not matter.
+  const pods = holdings.length > 0 ? livePods(view) : null;
   const fdUnreadable = view.processes.processes.filter(
     (p) => p.evidence.fd === undefined || p.unreadable.some((u) => u.path.includes("/fd")),
   );
