@@ -24,6 +24,8 @@ function decodeBase64(data: string): string {
 /** Evidence by path: a bundle's record, or a directory's share of it keyed below the directory. */
 type Entries = Readonly<Record<string, EvidenceEntry>> | Map<string, EvidenceEntry>;
 
+const NO_RECORD: Readonly<Record<string, EvidenceEntry>> = {};
+
 export class EvidenceReader {
   /** Set when the entries are a Map, else `record` holds them. */
   private readonly map: ReadonlyMap<string, EvidenceEntry> | null;
@@ -36,7 +38,7 @@ export class EvidenceReader {
   constructor(evidence: Entries) {
     if (evidence instanceof Map) {
       this.map = evidence;
-      this.record = {};
+      this.record = NO_RECORD;
     } else {
       this.map = null;
       this.record = evidence;
