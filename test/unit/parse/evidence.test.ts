@@ -2,21 +2,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { EvidenceEntry } from "../../../shared/contracts/snapshot.js";
 import { EvidenceReader } from "../../../shared/parse/evidence.js";
+import { dir, file, link } from "../../support/evidence.js";
 
 type Evidence = Record<string, EvidenceEntry>;
-const file = (data: string, capped?: boolean): EvidenceEntry => ({
-  kind: "file",
-  data,
-  encoding: "utf8",
-  bytes: data.length,
-  ...(capped ? { capped } : {}),
-});
-const link = (target: string): EvidenceEntry => ({ kind: "link", target });
-const dir = (names: string[], capped?: boolean): EvidenceEntry => ({
-  kind: "dir",
-  names,
-  ...(capped ? { capped } : {}),
-});
 const fail = (code: string): EvidenceEntry => ({ kind: "error", op: "read", code, message: code });
 
 // A process directory as the shipper lays it out, with the neighbours that must stay out of it.

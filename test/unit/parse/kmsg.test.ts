@@ -14,6 +14,7 @@ import {
   unescapeKmsg,
 } from "../../../shared/parse/kmsg.js";
 import { issuesOf, MAX_LINE_CHARS } from "../../../shared/parse/result.js";
+import { file } from "../../support/evidence.js";
 
 const fixture = (path: string) => readFileSync(new URL(`../../fixtures/${path}`, import.meta.url), "utf8");
 
@@ -705,14 +706,6 @@ describe("kernel log parsers on large logs", () => {
 });
 
 describe("readKernelLog", () => {
-  const file = (data: string, capped?: boolean): EvidenceEntry => ({
-    kind: "file",
-    data,
-    encoding: "utf8",
-    bytes: data.length,
-    ...(capped ? { capped } : {}),
-  });
-
   it("reads dev/kmsg from the bundle", () => {
     const r = readKernelLog(
       new EvidenceReader({ "dev/kmsg": file(fixture("synthetic/kmsg/vmd-caller-dev-kmsg.txt")) }),

@@ -12,20 +12,12 @@ import {
   readProcesses,
 } from "../../../shared/parse/proc.js";
 import { issuesOf } from "../../../shared/parse/result.js";
+import { dir, file, link } from "../../support/evidence.js";
 
 const fixture = (path: string) => readFileSync(new URL(`../../fixtures/${path}`, import.meta.url), "utf8");
 
 // ---- evidence builders, in the bundle layout (paths relative to the root, listings with a trailing slash)
 type Evidence = Record<string, EvidenceEntry>;
-const file = (data: string, capped?: boolean): EvidenceEntry => ({
-  kind: "file",
-  data,
-  encoding: "utf8",
-  bytes: new TextEncoder().encode(data).length,
-  ...(capped ? { capped } : {}),
-});
-const link = (target: string): EvidenceEntry => ({ kind: "link", target });
-const dir = (names: string[]): EvidenceEntry => ({ kind: "dir", names });
 const fail = (op: "read" | "readlink" | "readdir", code: string): EvidenceEntry => ({
   kind: "error",
   op,

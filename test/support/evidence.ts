@@ -1,0 +1,19 @@
+/** Evidence entries in the bundle layout, for tests that build a bundle's `evidence` by hand. */
+import type { EvidenceEntry } from "../../shared/contracts/snapshot.js";
+
+/** A file read whole (or cut by the size cap), as the shipper records it. */
+export const file = (data: string, capped?: boolean): EvidenceEntry => ({
+  kind: "file",
+  data,
+  encoding: "utf8",
+  bytes: new TextEncoder().encode(data).length,
+  ...(capped ? { capped } : {}),
+});
+
+export const link = (target: string): EvidenceEntry => ({ kind: "link", target });
+
+export const dir = (names: string[], capped?: boolean): EvidenceEntry => ({
+  kind: "dir",
+  names,
+  ...(capped ? { capped } : {}),
+});
