@@ -5,6 +5,7 @@ import { makeDb } from "../../infra/worker/db.js";
 import { r2Store } from "../../infra/worker/r2.js";
 import { CREATE_ACTIONS, ObjectNotification } from "../../shared/contracts/queue.js";
 import { markSnapshot, recordIngestError } from "../../shared/db/ingest.js";
+import { runBatch } from "../../shared/db/statement.js";
 import type { ProcessOutcome } from "../../shared/pipeline/intake.js";
 import { processEvidenceNotification } from "../../shared/pipeline/process-evidence.js";
 import {
@@ -164,7 +165,7 @@ export async function consumeSnapshotDeadLetters(batch: MessageBatch<unknown>, e
   for (const msg of batch.messages) {
     const note = ObjectNotification.safeParse(msg.body);
     const key = note.success ? note.data.object.key : msg.id;
-    await db.batch([
+    await runBatch(db, [
       markSnapshot(db, {
         key,
         status: "failed",

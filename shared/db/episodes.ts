@@ -4,6 +4,7 @@ import type { EpisodeChange, EpisodeState } from "../detect/episodes.js";
 import type { DetectorId, Verdict } from "../detect/types.js";
 import { DAY_MS } from "../time.js";
 import { detectorDays, episodes, hosts } from "./schema.js";
+import { compiled, type Statement, value } from "./statement.js";
 import type { Db } from "./types.js";
 
 export type EpisodeRow = typeof episodes.$inferSelect;
@@ -69,79 +70,137 @@ export function episodesByHost(rows: readonly EpisodeStateRow[]): Map<string, Ep
   return out;
 }
 
-/** Statements applying episode changes (run them in one db.batch with the rest of the snapshot's writes). */
+/** An episode opened or seen again: inserted, or its sighting range and verdict updated. */
+const upsertEpisode = compiled<{
+  id: string;
+  detector: string;
+  hostId: string;
+  subject: string;
+  confidence: string;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  snapshotMs: number;
+  summary: string;
+  evidence: string;
+  blindSpots: string;
+  nowMs: number;
+}>((db) =>
+  db
+    .insert(episodes)
+    .values({
+      id: value("id"),
+      detector: value("detector"),
+      hostId: value("hostId"),
+      subject: value("subject"),
+      status: "open",
+      confidence: value("confidence"),
+      firstSeenMs: value("firstSeenMs"),
+      lastSeenMs: value("lastSeenMs"),
+      firstSnapshotMs: value("snapshotMs"),
+      summary: value("summary"),
+      evidence: value("evidence"),
+      blindSpots: value("blindSpots"),
+      updatedAtMs: value("nowMs"),
+    })
+    .onConflictDoUpdate({
+      target: episodes.id,
+      set: {
+        firstSeenMs: sql`min(${episodes.firstSeenMs}, excluded.first_seen_ms)`,
+        lastSeenMs: sql`max(${episodes.lastSeenMs}, excluded.last_seen_ms)`,
+        firstSnapshotMs: sql`min(${episodes.firstSnapshotMs}, excluded.first_snapshot_ms)`,
+        confidence: sql`excluded.confidence`,
+        summary: sql`excluded.summary`,
+        evidence: sql`excluded.evidence`,
+        blindSpots: sql`excluded.blind_spots`,
+        updatedAtMs: sql`excluded.updated_at_ms`,
+      },
+    }),
+);
+
+/** A resolved episode seen again: open once more, one more regression. */
+const regressEpisode = compiled<{
+  id: string;
+  lastSeenMs: number;
+  confidence: string;
+  summary: string;
+  evidence: string;
+  blindSpots: string;
+  nowMs: number;
+}>((db) =>
+  db
+    .update(episodes)
+    .set({
+      status: "open",
+      resolvedAtMs: null,
+      regressions: sql`${episodes.regressions} + 1`,
+      lastSeenMs: sql`max(${episodes.lastSeenMs}, ${value("lastSeenMs")})`,
+      confidence: value("confidence"),
+      summary: value("summary"),
+      evidence: value("evidence"),
+      blindSpots: value("blindSpots"),
+      updatedAtMs: value("nowMs"),
+    })
+    .where(and(eq(episodes.id, value("id")), eq(episodes.status, "resolved"))),
+);
+
+const resolveEpisode = compiled<{ id: string; resolvedAtMs: number; nowMs: number }>((db) =>
+  db
+    .update(episodes)
+    .set({ status: "resolved", resolvedAtMs: value("resolvedAtMs"), updatedAtMs: value("nowMs") })
+    .where(and(eq(episodes.id, value("id")), eq(episodes.status, "open"))),
+);
+
+const withdrawEpisode = compiled<{ id: string }>((db) =>
+  db.delete(episodes).where(eq(episodes.id, value("id"))),
+);
+
+/** Statements applying episode changes (run them in one batch with the rest of the snapshot's writes). */
 export function episodeStatements(
   db: Db,
   args: { hostId: string; changes: readonly EpisodeChange[]; snapshotMs: number; nowMs: number },
-) {
-  const out = [];
+): Statement[] {
+  const out: Statement[] = [];
   for (const ch of args.changes) {
     switch (ch.kind) {
       case "open":
       case "seen": {
         const v = ch.verdict;
         out.push(
-          db
-            .insert(episodes)
-            .values({
-              id: ch.id,
-              detector: v.detector,
-              hostId: args.hostId,
-              subject: v.subject,
-              status: "open",
-              confidence: v.confidence,
-              firstSeenMs: ch.firstSeenMs,
-              lastSeenMs: ch.lastSeenMs,
-              firstSnapshotMs: args.snapshotMs,
-              summary: v.summary,
-              evidence: evidenceJson(v),
-              blindSpots: JSON.stringify(v.blindSpots),
-              updatedAtMs: args.nowMs,
-            })
-            .onConflictDoUpdate({
-              target: episodes.id,
-              set: {
-                firstSeenMs: sql`min(${episodes.firstSeenMs}, excluded.first_seen_ms)`,
-                lastSeenMs: sql`max(${episodes.lastSeenMs}, excluded.last_seen_ms)`,
-                firstSnapshotMs: sql`min(${episodes.firstSnapshotMs}, excluded.first_snapshot_ms)`,
-                confidence: sql`excluded.confidence`,
-                summary: sql`excluded.summary`,
-                evidence: sql`excluded.evidence`,
-                blindSpots: sql`excluded.blind_spots`,
-                updatedAtMs: sql`excluded.updated_at_ms`,
-              },
-            }),
+          upsertEpisode(db, {
+            id: ch.id,
+            detector: v.detector,
+            hostId: args.hostId,
+            subject: v.subject,
+            confidence: v.confidence,
+            firstSeenMs: ch.firstSeenMs,
+            lastSeenMs: ch.lastSeenMs,
+            snapshotMs: args.snapshotMs,
+            summary: v.summary,
+            evidence: evidenceJson(v),
+            blindSpots: JSON.stringify(v.blindSpots),
+            nowMs: args.nowMs,
+          }),
         );
         break;
       }
       case "regressed":
         out.push(
-          db
-            .update(episodes)
-            .set({
-              status: "open",
-              resolvedAtMs: null,
-              regressions: sql`${episodes.regressions} + 1`,
-              lastSeenMs: sql`max(${episodes.lastSeenMs}, ${ch.lastSeenMs})`,
-              confidence: ch.verdict.confidence,
-              summary: ch.verdict.summary,
-              evidence: evidenceJson(ch.verdict),
-              blindSpots: JSON.stringify(ch.verdict.blindSpots),
-              updatedAtMs: args.nowMs,
-            })
-            .where(and(eq(episodes.id, ch.id), eq(episodes.status, "resolved"))),
+          regressEpisode(db, {
+            id: ch.id,
+            lastSeenMs: ch.lastSeenMs,
+            confidence: ch.verdict.confidence,
+            summary: ch.verdict.summary,
+            evidence: evidenceJson(ch.verdict),
+            blindSpots: JSON.stringify(ch.verdict.blindSpots),
+            nowMs: args.nowMs,
+          }),
         );
         break;
       case "resolved":
-        out.push(
-          db
-            .update(episodes)
-            .set({ status: "resolved", resolvedAtMs: ch.resolvedAtMs, updatedAtMs: args.nowMs })
-            .where(and(eq(episodes.id, ch.id), eq(episodes.status, "open"))),
-        );
+        out.push(resolveEpisode(db, { id: ch.id, resolvedAtMs: ch.resolvedAtMs, nowMs: args.nowMs }));
         break;
       case "withdrawn":
-        out.push(db.delete(episodes).where(eq(episodes.id, ch.id)));
+        out.push(withdrawEpisode(db, { id: ch.id }));
         break;
     }
   }

@@ -1,6 +1,7 @@
 /** Host rows: created on the first parsed snapshot, updated only by newer ones. */
 import { sql } from "drizzle-orm";
 import { hosts } from "./schema.js";
+import { compiled, type Statement, value } from "./statement.js";
 import type { Db } from "./types.js";
 
 export interface HostUpdate {
@@ -15,13 +16,20 @@ export interface HostUpdate {
   viewSummary: unknown;
 }
 
-/**
- * Upserts a host from a parsed snapshot. The view columns move only when this snapshot is newer than
- * the stored one, so late or re-shipped snapshots never roll a host back.
- */
-export function upsertHostFromSnapshot(db: Db, u: HostUpdate) {
-  const labels = JSON.stringify(u.labels);
-  const summary = JSON.stringify(u.viewSummary);
+/** The upsert, built once: the view columns move only when the incoming capture is at least as new. */
+const upsertHost = compiled<{
+  hostId: string;
+  capturedAtMs: number;
+  snapshotKey: string;
+  hostname: string | null;
+  kernelRelease: string | null;
+  bootId: string | null;
+  labels: string;
+  zone: string | null;
+  instanceType: string | null;
+  diskDrivers: string | null;
+  viewSummary: string;
+}>((db) => {
   const newer = sql`excluded.view_captured_at_ms >= ${hosts.viewCapturedAtMs}`;
   const pick = (col: string) =>
     sql.raw(
@@ -30,19 +38,19 @@ export function upsertHostFromSnapshot(db: Db, u: HostUpdate) {
   return db
     .insert(hosts)
     .values({
-      hostId: u.hostId,
-      firstSeenMs: u.capturedAtMs,
-      lastSeenMs: u.capturedAtMs,
-      viewCapturedAtMs: u.capturedAtMs,
-      latestSnapshotKey: u.snapshotKey,
-      hostname: u.hostname,
-      kernelRelease: u.kernelRelease,
-      bootId: u.bootId,
-      labels,
-      zone: u.labels.zone ?? null,
-      instanceType: u.labels.instanceType ?? null,
-      diskDrivers: u.diskDrivers,
-      viewSummary: summary,
+      hostId: value("hostId"),
+      firstSeenMs: value("capturedAtMs"),
+      lastSeenMs: value("capturedAtMs"),
+      viewCapturedAtMs: value("capturedAtMs"),
+      latestSnapshotKey: value("snapshotKey"),
+      hostname: value("hostname"),
+      kernelRelease: value("kernelRelease"),
+      bootId: value("bootId"),
+      labels: value("labels"),
+      zone: value("zone"),
+      instanceType: value("instanceType"),
+      diskDrivers: value("diskDrivers"),
+      viewSummary: value("viewSummary"),
     })
     .onConflictDoUpdate({
       target: hosts.hostId,
@@ -61,4 +69,24 @@ export function upsertHostFromSnapshot(db: Db, u: HostUpdate) {
         viewCapturedAtMs: sql`CASE WHEN ${newer} THEN excluded.view_captured_at_ms ELSE ${hosts.viewCapturedAtMs} END`,
       },
     });
+});
+
+/**
+ * Upserts a host from a parsed snapshot. The view columns move only when this snapshot is newer than
+ * the stored one, so late or re-shipped snapshots never roll a host back.
+ */
+export function upsertHostFromSnapshot(db: Db, u: HostUpdate): Statement {
+  return upsertHost(db, {
+    hostId: u.hostId,
+    capturedAtMs: u.capturedAtMs,
+    snapshotKey: u.snapshotKey,
+    hostname: u.hostname,
+    kernelRelease: u.kernelRelease,
+    bootId: u.bootId,
+    labels: JSON.stringify(u.labels),
+    zone: u.labels.zone ?? null,
+    instanceType: u.labels.instanceType ?? null,
+    diskDrivers: u.diskDrivers,
+    viewSummary: JSON.stringify(u.viewSummary),
+  });
 }

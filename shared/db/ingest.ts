@@ -1,6 +1,7 @@
 /** Queries for the snapshot index, hosts and ingest errors. */
 import { and, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
 import { hosts, ingestErrors, type SnapshotStatus, snapshots } from "./schema.js";
+import { compiled, type Statement, value } from "./statement.js";
 import type { Db } from "./types.js";
 
 export type SnapshotRow = typeof snapshots.$inferSelect;
@@ -11,7 +12,33 @@ export async function findSnapshot(db: Db, key: string): Promise<SnapshotRow | n
   return (await db.select().from(snapshots).where(eq(snapshots.key, key)).get()) ?? null;
 }
 
-/** Records a received snapshot; a second insert of the same key changes nothing. */
+const insertReceived = compiled<{
+  key: string;
+  hostId: string;
+  sha256: string;
+  capturedAtMs: number;
+  receivedAtMs: number;
+  bytes: number;
+  source: "snapshot" | "evidence";
+  command: string | null;
+}>((db) =>
+  db
+    .insert(snapshots)
+    .values({
+      key: value("key"),
+      hostId: value("hostId"),
+      sha256: value("sha256"),
+      capturedAtMs: value("capturedAtMs"),
+      receivedAtMs: value("receivedAtMs"),
+      bytes: value("bytes"),
+      source: value("source"),
+      command: value("command"),
+      status: "received",
+    })
+    .onConflictDoNothing(),
+);
+
+/** Records a received snapshot; a second insert of the same key changes nothing (and returns false). */
 export async function recordReceived(
   db: Db,
   row: {
@@ -25,13 +52,46 @@ export async function recordReceived(
     command?: string | null;
   },
 ): Promise<boolean> {
-  const res = await db
-    .insert(snapshots)
-    .values({ ...row, command: row.command ?? null, status: "received" })
-    .onConflictDoNothing()
-    .returning({ key: snapshots.key });
-  return res.length > 0;
+  const res = await insertReceived(db, {
+    key: row.key,
+    hostId: row.hostId,
+    sha256: row.sha256,
+    capturedAtMs: row.capturedAtMs,
+    receivedAtMs: row.receivedAtMs,
+    bytes: row.bytes,
+    source: row.source,
+    command: row.command ?? null,
+  });
+  return (res.meta.changes ?? 0) > 0;
 }
+
+const markSnapshotAs = (force: boolean) =>
+  compiled<{
+    key: string;
+    status: SnapshotStatus;
+    reasonCode: string | null;
+    reason: string | null;
+    issueCount: number;
+    nowMs: number;
+  }>((db) =>
+    db
+      .update(snapshots)
+      .set({
+        status: value("status"),
+        reasonCode: value("reasonCode"),
+        reason: value("reason"),
+        issueCount: value("issueCount"),
+        processedAtMs: value("nowMs"),
+        attempts: sql`${snapshots.attempts} + 1`,
+      })
+      .where(
+        force
+          ? eq(snapshots.key, value("key"))
+          : and(eq(snapshots.key, value("key")), inArray(snapshots.status, ["received", "failed"])),
+      ),
+  );
+const markGuarded = markSnapshotAs(false);
+const markForced = markSnapshotAs(true);
 
 /**
  * Moves a snapshot to a final status. Only from `received` or `failed` (or any status when
@@ -48,22 +108,34 @@ export function markSnapshot(
     issueCount?: number;
     force?: boolean;
   },
-) {
-  const guard = args.force
-    ? eq(snapshots.key, args.key)
-    : and(eq(snapshots.key, args.key), inArray(snapshots.status, ["received", "failed"]));
-  return db
-    .update(snapshots)
-    .set({
-      status: args.status,
-      reasonCode: args.reasonCode ?? null,
-      reason: args.reason ?? null,
-      issueCount: args.issueCount ?? 0,
-      processedAtMs: args.nowMs,
-      attempts: sql`${snapshots.attempts} + 1`,
-    })
-    .where(guard);
+): Statement {
+  return (args.force ? markForced : markGuarded)(db, {
+    key: args.key,
+    status: args.status,
+    reasonCode: args.reasonCode ?? null,
+    reason: args.reason ?? null,
+    issueCount: args.issueCount ?? 0,
+    nowMs: args.nowMs,
+  });
 }
+
+const insertIngestError = compiled<{
+  kind: string;
+  ref: string;
+  hostId: string | null;
+  code: string;
+  message: string;
+  atMs: number;
+}>((db) =>
+  db.insert(ingestErrors).values({
+    kind: value("kind"),
+    ref: value("ref"),
+    hostId: value("hostId"),
+    code: value("code"),
+    message: value("message"),
+    atMs: value("atMs"),
+  }),
+);
 
 /** Records a rejection (snapshot, event, evidence or queue message) so GET /v1/ingest/errors shows it. */
 export function recordIngestError(
@@ -76,10 +148,15 @@ export function recordIngestError(
     message: string;
     atMs: number;
   },
-) {
-  return db
-    .insert(ingestErrors)
-    .values({ ...row, hostId: row.hostId ?? null, message: row.message.slice(0, 2000) });
+): Statement {
+  return insertIngestError(db, {
+    kind: row.kind,
+    ref: row.ref,
+    hostId: row.hostId ?? null,
+    code: row.code,
+    message: row.message.slice(0, 2000),
+    atMs: row.atMs,
+  });
 }
 
 /** Ingest errors newest first, keyset-paginated on id. */

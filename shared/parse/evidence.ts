@@ -3,7 +3,7 @@
  * (`sys/bus/pci/devices/0000:3b:00.5/driver`). Every bundle-level extractor reads through this, so the
  * rules for missing, failed, timed-out and capped reads live in one place.
  */
-import type { EvidenceEntry, SnapshotBundle } from "../contracts/snapshot.js";
+import { type EvidenceEntry, evidencePaths, type SnapshotBundle } from "../contracts/snapshot.js";
 
 /** Why a piece of evidence could not be read, for "what the detector could not see". */
 export type Unreadable =
@@ -154,7 +154,7 @@ export class EvidenceReader {
   }
 
   private allPaths(): Iterable<string> {
-    return this.map === null ? Object.keys(this.record) : this.map.keys();
+    return this.map === null ? evidencePaths(this.record) : this.map.keys();
   }
 }
 

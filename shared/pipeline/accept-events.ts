@@ -8,6 +8,7 @@ import { type ControlPlaneEvent, NormalizedEvent } from "../contracts/events.js"
 import { insertEvents } from "../db/events.js";
 import { recordIngestError } from "../db/ingest.js";
 import { hosts as hostsTable } from "../db/schema.js";
+import { runBatch } from "../db/statement.js";
 import type { Db } from "../db/types.js";
 
 export const MAX_EVENTS_PER_REQUEST = 5000;
@@ -128,9 +129,10 @@ export async function acceptEvents(args: {
     results.push({ index: v.index, id: v.event.id, status: fresh ? "accepted" : "duplicate" });
   }
   if (errors.length) {
-    const stmts = errors.map((e) => recordIngestError(args.db, e));
-    const [first, ...rest] = stmts;
-    if (first) await args.db.batch([first, ...rest]);
+    await runBatch(
+      args.db,
+      errors.map((e) => recordIngestError(args.db, e)),
+    );
   }
   results.sort((a, b) => a.index - b.index);
   return {

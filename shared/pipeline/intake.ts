@@ -11,6 +11,7 @@ import {
   recordReceived,
   type SnapshotRow,
 } from "../db/ingest.js";
+import { runBatch } from "../db/statement.js";
 import type { Db } from "../db/types.js";
 import type { Codec, ObjectStore, StoredObject } from "./ports.js";
 
@@ -113,7 +114,7 @@ export async function openObject(args: {
     });
   }
   const reject = async (code: string, message: string): Promise<ProcessOutcome> => {
-    await db.batch([
+    await runBatch(db, [
       markSnapshot(db, {
         key,
         status: "rejected",

@@ -6,6 +6,7 @@
 import type { ObjectNotification } from "../contracts/queue.js";
 import { SNAPSHOT_SCHEMA_VERSION, type SnapshotBundle, validateBundle } from "../contracts/snapshot.js";
 import { findHost, markSnapshot } from "../db/ingest.js";
+import { runBatch } from "../db/statement.js";
 import type { Db } from "../db/types.js";
 import { applyOverlay, overlayOf } from "../evidence/overlay.js";
 import { buildHostView } from "../view/host-view.js";
@@ -102,7 +103,7 @@ export async function processEvidenceNotification(args: {
       nowMs,
     });
   }
-  await db.batch([
+  await runBatch(db, [
     markSnapshot(db, {
       key,
       status: "parsed",

@@ -20,6 +20,7 @@ import { eventsForHost, type StoredEvent } from "../db/events.js";
 import { upsertHostFromSnapshot } from "../db/hosts.js";
 import { findHost, markSnapshot, recordIngestError, type SnapshotRow } from "../db/ingest.js";
 import { hosts, snapshots } from "../db/schema.js";
+import { runBatch } from "../db/statement.js";
 import type { Db } from "../db/types.js";
 import { analyzeSnapshot, type SnapshotAnalysis } from "./analyze.js";
 import { type Correlation, correlateHost, correlationWindow } from "./correlate.js";
@@ -185,7 +186,7 @@ export async function processSnapshotNotification(args: ProcessArgs): Promise<Pr
     nowMs,
   });
   for (const failure of detectorFailures({ db, opened, correlation, nowMs })) await failure;
-  await db.batch(snapshotWrites({ db, opened, correlation, nowMs, reprocess: args.reprocess === true }));
+  await runBatch(db, snapshotWrites({ db, opened, correlation, nowMs, reprocess: args.reprocess === true }));
   return parsedOutcome(opened, correlation);
 }
 
@@ -287,13 +288,10 @@ export async function processSnapshotBatch(args: {
   };
   await Promise.all(Array.from({ length: Math.min(OPEN_CONCURRENCY, items.length) }, worker));
 
-  const [first, ...rest] = [...failures, ...writes];
-  if (first) {
-    try {
-      await db.batch([first, ...rest]);
-    } catch (error) {
-      for (const i of pending) results[i] = { ok: false, error };
-    }
+  try {
+    await runBatch(db, [...failures, ...writes]);
+  } catch (error) {
+    for (const i of pending) results[i] = { ok: false, error };
   }
   return results;
 }
