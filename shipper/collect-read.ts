@@ -331,7 +331,9 @@ export function encodeFile(bytes: Uint8Array, capped: boolean): { entry: Evidenc
   const kept = capped ? bytes.subarray(0, utf8Boundary(bytes)) : bytes;
   try {
     const text = utf8.decode(kept);
-    const entry: EvidenceEntry = { kind: "file", data: text, encoding: "utf8", bytes: kept.length };
+    // Text goes without an `encoding` (absent means UTF-8): the field on every entry cost the
+    // consumer's JSON.parse about a tenth of its time.
+    const entry: EvidenceEntry = { kind: "file", data: text, bytes: kept.length };
     if (capped) entry.capped = true;
     return { entry, text };
   } catch {

@@ -212,7 +212,6 @@ export async function viewWith(
     evidence[pinnedMountinfoPath(Number(inode))] = {
       kind: "file",
       data,
-      encoding: "utf8",
       bytes: data.length,
     };
     gaps = gaps.filter((g) => !g.includes(`mnt:[${inode}]`));

@@ -119,14 +119,12 @@ describe("collectBundle on synthetic host trees", () => {
           "bytes": 9,
           "data": "0x010802
       ",
-          "encoding": "utf8",
           "kind": "file",
         },
         "sys/bus/pci/devices/0000:3b:00.5/device": {
           "bytes": 7,
           "data": "0x5004
       ",
-          "encoding": "utf8",
           "kind": "file",
         },
         "sys/bus/pci/devices/0000:3b:00.5/driver": {
@@ -139,7 +137,6 @@ describe("collectBundle on synthetic host trees", () => {
           "bytes": 5,
           "data": "nvme
       ",
-          "encoding": "utf8",
           "kind": "file",
         },
         "sys/bus/pci/devices/0000:3b:00.5/iommu_group": {
@@ -160,21 +157,18 @@ describe("collectBundle on synthetic host trees", () => {
           "bytes": 7,
           "data": "0x5004
       ",
-          "encoding": "utf8",
           "kind": "file",
         },
         "sys/bus/pci/devices/0000:3b:00.5/subsystem_vendor": {
           "bytes": 7,
           "data": "0x1ded
       ",
-          "encoding": "utf8",
           "kind": "file",
         },
         "sys/bus/pci/devices/0000:3b:00.5/vendor": {
           "bytes": 7,
           "data": "0x1ded
       ",
-          "encoding": "utf8",
           "kind": "file",
         },
         "sys/bus/pci/devices/0000:3b:00.5/vfio-dev/": {
@@ -354,7 +348,8 @@ describe("collectBundle when reads misbehave", () => {
     const e = bundle.evidence["proc/1/mountinfo"];
     expect(e?.kind).toBe("file");
     if (e?.kind !== "file") return;
-    expect({ capped: e.capped, encoding: e.encoding }).toEqual({ capped: true, encoding: "utf8" });
+    // Text: no `encoding` field (absent means UTF-8).
+    expect({ capped: e.capped, encoding: e.encoding }).toEqual({ capped: true, encoding: undefined });
     expect(e.bytes).toBeLessThanOrEqual(4097);
     expect(e.bytes).toBeGreaterThanOrEqual(4094);
     expect(Buffer.byteLength(e.data)).toBe(e.bytes);
@@ -494,12 +489,12 @@ describe("change digest", () => {
 
 describe("small helpers", () => {
   it.each([
-    ["ascii", Buffer.from("0x1ded\n"), false, { kind: "file", data: "0x1ded\n", encoding: "utf8", bytes: 7 }],
+    ["ascii", Buffer.from("0x1ded\n"), false, { kind: "file", data: "0x1ded\n", bytes: 7 }],
     [
       "a cap inside a 2-byte character",
       Buffer.from("ab\u00e9"),
       true,
-      { kind: "file", data: "ab", encoding: "utf8", bytes: 2, capped: true },
+      { kind: "file", data: "ab", bytes: 2, capped: true },
     ],
     [
       "invalid UTF-8",

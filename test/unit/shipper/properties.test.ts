@@ -29,7 +29,7 @@ describe("shipper properties", () => {
         const cut = all.subarray(0, all.length === 0 ? 0 : at % all.length);
         const { entry } = encodeFile(cut, true);
         if (entry.kind !== "file") throw new Error("not a file entry");
-        expect(entry.encoding).toBe("utf8");
+        expect(entry.encoding).toBeUndefined();
         expect(entry.capped).toBe(true);
         expect(cut.length - entry.bytes).toBeLessThanOrEqual(3);
         expect(all.subarray(0, entry.bytes).toString("utf8")).toBe(entry.data);
