@@ -3,7 +3,7 @@
  * (`sys/bus/pci/devices/0000:3b:00.5/driver`). Every bundle-level extractor reads through this, so the
  * rules for missing, failed, timed-out and capped reads live in one place.
  */
-import { type EvidenceEntry, evidencePaths, type SnapshotBundle } from "../contracts/snapshot.js";
+import { type EvidenceEntry, evidenceList, type SnapshotBundle } from "../contracts/snapshot.js";
 
 /** Why a piece of evidence could not be read, for "what the detector could not see". */
 export type Unreadable =
@@ -127,7 +127,9 @@ export class EvidenceReader {
     const byChild = new Map<string, Map<string, EvidenceEntry>>();
     let name = "";
     let below: Map<string, EvidenceEntry> | undefined;
-    for (const path of this.allPaths()) {
+    const { paths, entries } = this.list_();
+    for (let i = 0; i < paths.length; i++) {
+      const path = paths[i] as string;
       if (!path.startsWith(prefix)) continue;
       const slash = path.indexOf("/", prefix.length);
       if (slash <= prefix.length) continue; // a file directly in `dir`, or an empty name
@@ -144,8 +146,7 @@ export class EvidenceReader {
           byChild.set(name, below);
         }
       }
-      const e = this.entry(path);
-      if (e) below.set(path.slice(slash + 1), e);
+      below.set(path.slice(slash + 1), entries[i] as EvidenceEntry);
     }
     const readers = new Map<string, EvidenceReader>();
     for (const [name, below] of byChild) readers.set(name, new EvidenceReader(below));
@@ -154,7 +155,13 @@ export class EvidenceReader {
   }
 
   private allPaths(): Iterable<string> {
-    return this.map === null ? evidencePaths(this.record) : this.map.keys();
+    return this.map === null ? evidenceList(this.record).paths : this.map.keys();
+  }
+
+  /** Every path with its entry, in order. */
+  private list_(): { readonly paths: readonly string[]; readonly entries: readonly EvidenceEntry[] } {
+    if (this.map === null) return evidenceList(this.record);
+    return { paths: [...this.map.keys()], entries: [...this.map.values()] };
   }
 }
 
