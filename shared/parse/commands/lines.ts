@@ -185,11 +185,11 @@ export function parseDecimal(s: string, start = 0, end = s.length): number {
   return v;
 }
 
-/** Parses a non-empty run of hex digits (no prefix); -1 when it is anything else or over 2^52. */
-export function parseHex(s: string): number {
-  if (s.length === 0 || s.length > 13) return -1;
+/** Parses a non-empty run of hex digits (no prefix; `s[start..end)`, all of `s` by default); -1 when it is anything else or over 2^52. */
+export function parseHex(s: string, start = 0, end = s.length): number {
+  if (end <= start || end - start > 13) return -1;
   let v = 0;
-  for (let i = 0; i < s.length; i++) {
+  for (let i = start; i < end; i++) {
     const c = s.charCodeAt(i);
     const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
     if (d === -1) return -1;

@@ -4,6 +4,7 @@
  * field output, NL- or NUL-terminated (`-F ...0`). Empty output is lsof's rc=1 "nothing matched",
  * not an error; `lsof: WARNING ...` lines merged in from stderr are kept as notes.
  */
+import { keepShapes } from "../ascii.js";
 import { IssueList, MAX_LINE_CHARS, type ParseResult, result } from "../result.js";
 import {
   eachCompleteLine,
@@ -74,13 +75,6 @@ const NOTE_PREFIX = "lsof: ";
 /** Decodes a Linux dev_t as lsof prints it in `-F D`/`r` (`0xf300` is 243,0): new_encode_dev's layout. */
 export function decodeDevT(devt: number): DeviceNumber {
   return { major: (devt >>> 8) & 0xfff, minor: (devt & 0xff) | ((devt >>> 12) & 0xfff00) };
-}
-
-/** `0x6` -> {0,6}; null for anything that is not a 32-bit hex dev_t. */
-function readHexDevice(value: string): DeviceNumber | null {
-  if (!value.startsWith("0x")) return null;
-  const v = parseHex(value.slice(2));
-  return v === -1 || v > 0xffffffff ? null : decodeDevT(v);
 }
 
 /** `243,0` -> {243,0}; null for `0xffff...` socket addresses and anything else. */
@@ -366,31 +360,468 @@ export function parseLsofDefault(text: string): ParseResult<LsofOutput> {
 // ---------------------------------------------------------------------------------------------------
 // Field output (-F)
 
-interface ProcessState {
-  pid: number;
-  tid: number | null;
-  command: string;
-  taskCommand: string | null;
-  user: string | null;
-  uid: number | null;
-}
-
-interface FileState {
-  fd: string;
-  access: string | null;
-  lock: string | null;
-  type: string | null;
-  device: DeviceNumber | null;
-  rdev: DeviceNumber | null;
-  size: SizeOrOffset | null;
-  offset: SizeOrOffset | null;
-  inode: number | null;
-  /** null until the `n` field arrives; lsof writes it last in a set. */
-  name: string | null;
-  line: number;
-}
-
 const CR = 13;
+const SPACE = 32;
+const CLOSE_PAREN = 41;
+const TWO_32 = 0x100000000;
+
+// A row of FieldRows: one file set. Strings are indexes into the parse's string table (-1: null); the
+// device numbers are dev_t values, and the sizes and inodes (up to 2^52) are split in two 32-bit halves.
+const PROC = 0;
+const FD = 1;
+const ACCESS = 2;
+const LOCK = 3;
+const TYPE = 4;
+const DEVICE = 5;
+const RDEV = 6;
+const SIZE_LO = 7;
+const SIZE_HI = 8;
+const INODE_LO = 9;
+const INODE_HI = 10;
+/** Text index of the `n` value, -1 without one; it ends at NAME_END, before any ` (deleted)`. */
+const NAME_START = 11;
+const NAME_END = 12;
+const LINE = 13;
+const FLAGS = 14;
+const STRIDE = 16;
+// FLAGS bits.
+const HAS_DEVICE = 1;
+const HAS_RDEV = 2;
+/** sizeOff is not null; OFFSET says which kind it is. */
+const HAS_SIZE = 4;
+const OFFSET = 8;
+const HAS_INODE = 16;
+const DELETED = 32;
+/** Most rows per chunk: chunks stay small enough for the allocator to recycle. */
+const CHUNK_SHIFT = 10;
+const CHUNK_ROWS = 1 << CHUNK_SHIFT;
+const CHUNK_MASK = CHUNK_ROWS - 1;
+/** Longest value the string table looks up before adding it (`a_inode`); longer ones are added each time. */
+const SHORT_MAX = 8;
+const SHORT_SLOTS = 256;
+
+/** The process fields of the files flushed while they held: a later `c`, `u`... makes a new one. */
+interface ProcessFields {
+  readonly pid: number;
+  readonly tid: number | null;
+  readonly command: string;
+  readonly taskCommand: string | null;
+  readonly user: string | null;
+  readonly uid: number | null;
+}
+
+/**
+ * The files of one `-F` capture as rows of numbers in chunks of Int32Array, with the strings they
+ * share; a file object holds only its table and row, and slices its name out of the text when read.
+ * An object per file with every field (and its own SizeOrOffset, DeviceNumbers and strings) made most
+ * of the parse of a large capture garbage collection and fresh memory (bench/parsers/commands.ts).
+ */
+class FieldRows {
+  readonly chunks: Int32Array[] = [];
+  rows = 0;
+  readonly procs: ProcessFields[] = [];
+  /** The strings rows refer to: `t`, `f`, `a` and `l` values, each short one kept once. */
+  readonly strings: string[] = [];
+  /** Index into strings of each value of up to 4 ASCII characters, by a key made of them. */
+  readonly #byKey = new Map<number, number>();
+  /** Index into strings of a longer value, per slot of a direct-mapped cache on a hash of it. */
+  readonly #short = new Int32Array(SHORT_SLOTS).fill(-1);
+  /** One DeviceNumber per dev_t, handed to every file on that device. */
+  readonly #devices = new Map<number, DeviceNumber>();
+
+  constructor(readonly text: string) {}
+
+  /** The chunk that holds row `row`, added or enlarged when it has no room for it. */
+  chunkFor(row: number): Int32Array {
+    const at = row >>> CHUNK_SHIFT;
+    const have = this.chunks[at];
+    const need = ((row & CHUNK_MASK) + 1) * STRIDE;
+    if (have && have.length >= need) return have;
+    // Chunks after the first are full. The first starts at one row per 128 characters of the text
+    // (a set with a path is longer) and doubles, so a small capture (the usual case) takes a small one.
+    const rows = at > 0 ? CHUNK_ROWS : have ? 2 * (have.length / STRIDE) : (this.text.length >>> 7) + 1;
+    const chunk = new Int32Array(Math.min(CHUNK_ROWS, rows) * STRIDE);
+    if (have) chunk.set(have);
+    this.chunks[at] = chunk;
+    return chunk;
+  }
+
+  get(row: number, slot: number): number {
+    const chunk = this.chunks[row >>> CHUNK_SHIFT];
+    return chunk?.[(row & CHUNK_MASK) * STRIDE + slot] ?? -1;
+  }
+
+  /**
+   * The index of text[s, e) in strings. Values repeat on most sets (types, descriptors), and finding
+   * the one kept costs less than slicing a copy per set: up to 4 ASCII characters are their own key
+   * (`cwd`, `1023`, `REG`: most values), up to SHORT_MAX share a direct-mapped cache.
+   */
+  stringIndex(s: number, e: number): number {
+    const text = this.text;
+    const len = e - s;
+    if (len <= SHORT_MAX) {
+      // The length, then 7 bits per character: under 2^31 for 4 characters, and one key per value.
+      let key = len;
+      let hash = len;
+      let ascii = true;
+      for (let i = s; i < e; i++) {
+        const c = text.charCodeAt(i);
+        key = key * 128 + c;
+        hash = (Math.imul(hash, 31) + c) | 0;
+        if (c > 127) ascii = false;
+      }
+      if (len <= 4 && ascii) {
+        const at = this.#byKey.get(key);
+        if (at !== undefined) return at;
+        this.#byKey.set(key, this.strings.length);
+      } else {
+        const slot = (hash ^ (hash >>> 8)) & (SHORT_SLOTS - 1);
+        const at = this.#short[slot] ?? -1;
+        const kept = at === -1 ? undefined : this.strings[at];
+        if (kept !== undefined && kept.length === len && text.startsWith(kept, s)) return at;
+        this.#short[slot] = this.strings.length;
+      }
+    }
+    return this.strings.push(text.slice(s, e)) - 1;
+  }
+
+  string(index: number): string | null {
+    return index === -1 ? null : (this.strings[index] ?? null);
+  }
+
+  device(devt: number): DeviceNumber {
+    let dev = this.#devices.get(devt);
+    if (dev === undefined) {
+      dev = decodeDevT(devt);
+      this.#devices.set(devt, dev);
+    }
+    return dev;
+  }
+}
+
+/** An open file read from `lsof -F` output: a row of a FieldRows. */
+class FieldsFile implements LsofFile {
+  readonly #rows: FieldRows;
+  readonly #row: number;
+
+  constructor(rows: FieldRows, row: number) {
+    this.#rows = rows;
+    this.#row = row;
+  }
+
+  #at(slot: number): number {
+    return this.#rows.get(this.#row, slot);
+  }
+  #flag(flag: number): boolean {
+    return (this.#at(FLAGS) & flag) !== 0;
+  }
+  #proc(): ProcessFields | undefined {
+    return this.#rows.procs[this.#at(PROC)];
+  }
+  #wide(lo: number): number {
+    return this.#at(lo + 1) * TWO_32 + (this.#at(lo) >>> 0);
+  }
+
+  get pid(): number {
+    return this.#proc()?.pid ?? 0;
+  }
+  get tid(): number | null {
+    return this.#proc()?.tid ?? null;
+  }
+  get command(): string {
+    return this.#proc()?.command ?? "";
+  }
+  get taskCommand(): string | null {
+    return this.#proc()?.taskCommand ?? null;
+  }
+  get user(): string | null {
+    return this.#proc()?.user ?? null;
+  }
+  get uid(): number | null {
+    return this.#proc()?.uid ?? null;
+  }
+  get fd(): string {
+    return this.#rows.string(this.#at(FD)) ?? "";
+  }
+  get access(): string | null {
+    return this.#rows.string(this.#at(ACCESS));
+  }
+  get lock(): string | null {
+    return this.#rows.string(this.#at(LOCK));
+  }
+  get type(): string | null {
+    return this.#rows.string(this.#at(TYPE));
+  }
+  get device(): DeviceNumber | null {
+    return this.#flag(HAS_DEVICE) ? this.#rows.device(this.#at(DEVICE) >>> 0) : null;
+  }
+  get rdev(): DeviceNumber | null {
+    return this.#flag(HAS_RDEV) ? this.#rows.device(this.#at(RDEV) >>> 0) : null;
+  }
+  get sizeOff(): SizeOrOffset | null {
+    if (!this.#flag(HAS_SIZE)) return null;
+    return { kind: this.#flag(OFFSET) ? "offset" : "size", value: this.#wide(SIZE_LO) };
+  }
+  get inode(): number | null {
+    return this.#flag(HAS_INODE) ? this.#wide(INODE_LO) : null;
+  }
+  get name(): string {
+    const start = this.#at(NAME_START);
+    return start === -1 ? "" : this.#rows.text.slice(start, this.#at(NAME_END));
+  }
+  get deleted(): boolean {
+    return this.#flag(DELETED);
+  }
+  get line(): number {
+    return this.#at(LINE);
+  }
+
+  /** Every field as a plain object: what JSON and test snapshots show. */
+  toJSON(): LsofFile {
+    return {
+      pid: this.pid,
+      tid: this.tid,
+      command: this.command,
+      taskCommand: this.taskCommand,
+      user: this.user,
+      uid: this.uid,
+      fd: this.fd,
+      access: this.access,
+      lock: this.lock,
+      type: this.type,
+      device: this.device,
+      rdev: this.rdev,
+      sizeOff: this.sizeOff,
+      inode: this.inode,
+      name: this.name,
+      deleted: this.deleted,
+      line: this.line,
+    };
+  }
+}
+
+/**
+ * One parse of `-F` output: the current process's fields, and the row of the file set being read,
+ * which its fields are written to as they arrive and which becomes a file when the set ends.
+ */
+class FieldsParse {
+  readonly rows: FieldRows;
+  readonly notes: string[] = [];
+  readonly issues = new IssueList();
+
+  /** A `p` field with a pid was read. */
+  hasProcess = false;
+  pid = 0;
+  tid: number | null = null;
+  command = "";
+  taskCommand: string | null = null;
+  user: string | null = null;
+  uid: number | null = null;
+  /** A process field changed since rows.procs last got a copy of them. */
+  processChanged = false;
+
+  /** An `f` field opened a set (row rows.rows, in `chunk` at `at`) that is not flushed yet. */
+  hasFile = false;
+  chunk: Int32Array = new Int32Array(STRIDE);
+  at = 0;
+  /** The set's `s` and `o` values (-1: none, or unreadable); an `s` of `0t`/`0x` form is an offset. */
+  size = -1;
+  sizeIsOffset = false;
+  offset = -1;
+  /** The set's FLAGS, written to its row when it is flushed. */
+  flags = 0;
+  /** The set has an `n` field (lsof writes it last in a set). */
+  named = false;
+  line = 0;
+  /** Some set ended without a name field: the capture was made without `n`. */
+  unnamedSeen = false;
+
+  constructor(readonly text: string) {
+    this.rows = new FieldRows(text);
+  }
+
+  startProcess(pid: number): void {
+    this.hasProcess = true;
+    this.processChanged = true;
+    this.pid = pid;
+    this.tid = null;
+    this.command = "";
+    this.taskCommand = null;
+    this.user = null;
+    this.uid = null;
+  }
+
+  startFile(s: number, e: number, line: number): void {
+    const rows = this.rows;
+    const r = rows.chunkFor(rows.rows);
+    const o = (rows.rows & CHUNK_MASK) * STRIDE;
+    this.hasFile = true;
+    this.chunk = r;
+    this.at = o;
+    this.size = -1;
+    this.sizeIsOffset = false;
+    this.offset = -1;
+    this.flags = 0;
+    this.named = false;
+    this.line = line;
+    r[o + FD] = rows.stringIndex(s, e);
+    r[o + ACCESS] = -1;
+    r[o + LOCK] = -1;
+    r[o + TYPE] = -1;
+    r[o + NAME_START] = -1;
+    r[o + LINE] = line;
+  }
+
+  /** Adds the open file set to the rows, with the process fields as they are now. */
+  flush(): void {
+    if (!this.hasFile || !this.hasProcess) return;
+    this.hasFile = false;
+    if (!this.named) this.unnamedSeen = true;
+    const rows = this.rows;
+    if (this.processChanged) {
+      rows.procs.push({
+        pid: this.pid,
+        tid: this.tid,
+        command: this.command,
+        taskCommand: this.taskCommand,
+        user: this.user,
+        uid: this.uid,
+      });
+      this.processChanged = false;
+    }
+    const r = this.chunk;
+    const o = this.at;
+    r[o + PROC] = rows.procs.length - 1;
+    // Like the SIZE/OFF column: the size when lsof gave one, else the offset.
+    const offset = this.size === -1;
+    const v = offset ? this.offset : this.size;
+    let flags = this.flags;
+    if (v !== -1) {
+      flags |= offset || this.sizeIsOffset ? HAS_SIZE | OFFSET : HAS_SIZE;
+      r[o + SIZE_LO] = v; // Int32Array keeps the low 32 bits
+      r[o + SIZE_HI] = Math.floor(v / TWO_32);
+    }
+    r[o + FLAGS] = flags;
+    rows.rows++;
+  }
+
+  /** `c`, `u`, `L`, `K` or `M` of the current process; the value is text[s, e). */
+  processField(id: number, s: number, e: number, lineNo: number): void {
+    const text = this.text;
+    this.processChanged = true;
+    switch (id) {
+      case 99 /* c */:
+        this.command = text.slice(s, e);
+        return;
+      case 76 /* L */:
+        this.user = text.slice(s, e);
+        return;
+      case 77 /* M */:
+        this.taskCommand = text.slice(s, e);
+        return;
+    }
+    const v = parseDecimal(text, s, e);
+    if (v === -1) this.invalid(id, s, e, lineNo);
+    else if (id === 117 /* u */) this.uid = v;
+    else this.tid = v;
+  }
+
+  /** `a`, `l`, `t`, `D`, `r`, `s`, `o`, `i` or `n` of the open file set; the value is text[s, e). */
+  fileField(id: number, s: number, e: number, lineNo: number): void {
+    const text = this.text;
+    const r = this.chunk;
+    const o = this.at;
+    switch (id) {
+      case 110 /* n */:
+        {
+          this.named = true;
+          // As splitDeleted; most names do not end in `)`.
+          const deleted =
+            e - s >= DELETED_SUFFIX.length &&
+            text.charCodeAt(e - 1) === CLOSE_PAREN &&
+            text.startsWith(DELETED_SUFFIX, e - DELETED_SUFFIX.length);
+          r[o + NAME_START] = s;
+          r[o + NAME_END] = deleted ? e - DELETED_SUFFIX.length : e;
+          this.flags = deleted ? this.flags | DELETED : this.flags & ~DELETED;
+          return;
+        }
+      case 116 /* t */:
+        r[o + TYPE] = this.rows.stringIndex(s, e);
+        return;
+      case 97 /* a */:
+      case 108 /* l */:
+        r[o + (id === 97 ? ACCESS : LOCK)] =
+          s === e || (e - s === 1 && text.charCodeAt(s) === SPACE) ? -1 : this.rows.stringIndex(s, e);
+        return;
+      case 68 /* D */:
+      case 114 /* r */:
+        {
+          const devt = readHexDevT(text, s, e);
+          const flag = id === 68 ? HAS_DEVICE : HAS_RDEV;
+          if (devt === -1) {
+            this.flags &= ~flag;
+            this.invalid(id, s, e, lineNo);
+          } else {
+            this.flags |= flag;
+            r[o + (id === 68 ? DEVICE : RDEV)] = devt; // Int32Array keeps all 32 bits
+          }
+          return;
+        }
+      case 115 /* s */:
+      case 111 /* o */:
+        {
+          const v = readSizeOffValue(text, s, e);
+          if (id === 115) {
+            this.size = v;
+            // `0t`/`0x` mark an offset, as in the SIZE/OFF column (readSizeOff).
+            const c = text.charCodeAt(s + 1);
+            this.sizeIsOffset = e - s >= 2 && text.charCodeAt(s) === 48 /* 0 */ && (c === 116 || c === 120);
+          } else {
+            this.offset = v;
+          }
+          if (v === -1) this.invalid(id, s, e, lineNo);
+          return;
+        }
+    }
+    const inode = parseDecimal(text, s, e);
+    if (inode === -1) {
+      this.flags &= ~HAS_INODE;
+      this.invalid(id, s, e, lineNo);
+    } else {
+      this.flags |= HAS_INODE;
+      r[o + INODE_LO] = inode;
+      r[o + INODE_HI] = Math.floor(inode / TWO_32);
+    }
+  }
+
+  invalid(id: number, s: number, e: number, lineNo: number): void {
+    this.issues.add(
+      "invalid_field",
+      `${String.fromCharCode(id)} field ${JSON.stringify(this.text.slice(s, Math.min(e, s + 40)))}`,
+      lineNo,
+    );
+  }
+}
+
+/** The dev_t of a `D` or `r` value, text[s, e): `0x6` -> 6; -1 for anything that is not a 32-bit hex dev_t. */
+function readHexDevT(text: string, s: number, e: number): number {
+  if (e - s < 2 || text.charCodeAt(s) !== 48 /* 0 */ || text.charCodeAt(s + 1) !== 120 /* x */) return -1;
+  const v = parseHex(text, s + 2, e);
+  return v > 0xffffffff ? -1 : v;
+}
+
+/** readSizeOff's value, on text[s, e): `0t123`, `0x7b` or plain digits; -1 when unreadable. */
+function readSizeOffValue(text: string, s: number, e: number): number {
+  if (e - s >= 2 && text.charCodeAt(s) === 48 /* 0 */) {
+    const c = text.charCodeAt(s + 1);
+    if (c === 116 /* t */) return parseDecimal(text, s + 2, e);
+    if (c === 120 /* x */) return parseHex(text, s + 2, e);
+  }
+  return parseDecimal(text, s, e);
+}
+
+// A parse's state and files are garbage once its caller is done with them: see keepShapes.
+keepShapes(new FieldsParse(""), new FieldsFile(new FieldRows(""), 0));
 
 /**
  * Parses `lsof -F` output: a state machine where `p` starts a process and `f` starts a file of the
@@ -398,42 +829,10 @@ const CR = 13;
  * each set ends with NL); the two may be mixed with NL-terminated stderr notes.
  */
 export function parseLsofFields(text: string): ParseResult<LsofOutput> {
-  const issues = new IssueList();
-  const files: LsofFile[] = [];
-  const notes: string[] = [];
+  const st = new FieldsParse(text);
+  const { issues, notes } = st;
   reportReplacementChars(text, issues);
-
-  let proc: ProcessState | null = null;
-  let file: FileState | null = null;
   let lastWasNote = false;
-  let unnamedSeen = false;
-
-  const flush = () => {
-    if (file === null || proc === null) return;
-    if (file.name === null) unnamedSeen = true;
-    const { name, deleted } = splitDeleted(file.name ?? "");
-    files.push({
-      pid: proc.pid,
-      tid: proc.tid,
-      command: proc.command,
-      taskCommand: proc.taskCommand,
-      user: proc.user,
-      uid: proc.uid,
-      fd: file.fd,
-      access: file.access,
-      lock: file.lock,
-      type: file.type,
-      device: file.device,
-      rdev: file.rdev,
-      // Like the SIZE/OFF column: the size when lsof gave one, else the offset.
-      sizeOff: file.size ?? file.offset,
-      inode: file.inode,
-      name,
-      deleted,
-      line: file.line,
-    });
-    file = null;
-  };
 
   // Only what ends in NL is complete: -F0 ends each set with NL, plain -F each field.
   const n = text.length;
@@ -443,7 +842,7 @@ export function parseLsofFields(text: string): ParseResult<LsofOutput> {
   let pos = 0;
   let lineNo = 1;
   while (pos < end) {
-    if (nextNl !== -1 && nextNl < pos) nextNl = text.indexOf("\n", pos);
+    if (nextNl < pos) nextNl = text.indexOf("\n", pos);
     if (nextNul !== -1 && nextNul < pos) nextNul = text.indexOf("\0", pos);
     const atNl = nextNul === -1 || nextNl < nextNul;
     const stop = atNl ? nextNl : nextNul;
@@ -454,43 +853,31 @@ export function parseLsofFields(text: string): ParseResult<LsofOutput> {
         issues.add("too_large", `field of ${fieldEnd - pos} characters skipped`, lineNo);
       } else {
         const id = text.charCodeAt(pos);
-        const value = text.slice(pos + 1, fieldEnd);
+        const s = pos + 1;
         switch (id) {
           case 112 /* p */:
             {
-              flush();
-              const pid = parseDecimal(value);
+              st.flush();
+              const pid = parseDecimal(text, s, fieldEnd);
               if (pid === -1) {
                 issues.add(
                   "invalid_field",
-                  `p field ${JSON.stringify(value.slice(0, 40))} is not a pid`,
+                  `p field ${JSON.stringify(text.slice(s, Math.min(fieldEnd, s + 40)))} is not a pid`,
                   lineNo,
                 );
-                proc = null;
+                st.hasProcess = false;
               } else {
-                proc = { pid, tid: null, command: "", taskCommand: null, user: null, uid: null };
+                st.startProcess(pid);
               }
               lastWasNote = false;
               break;
             }
           case 102 /* f */:
-            flush();
-            if (proc === null) {
+            st.flush();
+            if (!st.hasProcess) {
               issues.add("malformed_line", "file set (f) before any process set (p)", lineNo);
             } else {
-              file = {
-                fd: value,
-                access: null,
-                lock: null,
-                type: null,
-                device: null,
-                rdev: null,
-                size: null,
-                offset: null,
-                inode: null,
-                name: null,
-                line: lineNo,
-              };
+              st.startFile(s, fieldEnd, lineNo);
             }
             lastWasNote = false;
             break;
@@ -499,8 +886,8 @@ export function parseLsofFields(text: string): ParseResult<LsofOutput> {
           case 76 /* L */:
           case 75 /* K */:
           case 77 /* M */:
-            if (proc === null) issues.add("malformed_line", "process field before any p field", lineNo);
-            else readProcessField(proc, id, value, issues, lineNo);
+            if (!st.hasProcess) issues.add("malformed_line", "process field before any p field", lineNo);
+            else st.processField(id, s, fieldEnd, lineNo);
             lastWasNote = false;
             break;
           case 97 /* a */:
@@ -515,7 +902,7 @@ export function parseLsofFields(text: string): ParseResult<LsofOutput> {
             if (id === 108 && text.startsWith(NOTE_PREFIX, pos)) {
               notes.push(text.slice(pos, fieldEnd));
               lastWasNote = true;
-            } else if (file === null) {
+            } else if (!st.hasFile) {
               // lsof never sends file fields outside a set; a process-only set has none.
               issues.add(
                 "malformed_line",
@@ -523,7 +910,7 @@ export function parseLsofFields(text: string): ParseResult<LsofOutput> {
                 lineNo,
               );
             } else {
-              readFileField(file, id, value, issues, lineNo);
+              st.fileField(id, s, fieldEnd, lineNo);
               lastWasNote = false;
             }
             break;
@@ -542,17 +929,22 @@ export function parseLsofFields(text: string): ParseResult<LsofOutput> {
   if (end < n) {
     // A cut mid-set: the record being built may be missing fields unless the cut started a new set.
     const first = text.charCodeAt(end);
-    if (first !== 112 && first !== 102) file = null;
+    if (first !== 112 && first !== 102) st.hasFile = false;
     issues.add("truncated", "output ends without a newline (cut?); the partial set was dropped", lineNo);
-  } else if (file?.name === null && !unnamedSeen) {
+  } else if (st.hasFile && !st.named && !st.unnamedSeen) {
     // NL-terminated fields can be cut between two fields: a last set without the `n` every earlier
     // set had is incomplete. (A capture without `n` in its field list keeps all but a lone set.)
-    issues.add("truncated", "last file set has no name field (cut?); dropped", file.line);
-    file = null;
+    issues.add("truncated", "last file set has no name field (cut?); dropped", st.line);
+    st.hasFile = false;
   }
-  flush();
+  st.flush();
+  // The file objects are made once the count is known: an array of the right length costs less than
+  // one grown (and copied) by a push per set.
+  const rows = st.rows;
+  const files = new Array<LsofFile>(rows.rows);
+  for (let i = 0; i < files.length; i++) files[i] = new FieldsFile(rows, i);
   return result(
-    { format: files.length > 0 || proc !== null ? "fields" : "empty", files, notes },
+    { format: files.length > 0 || st.hasProcess ? "fields" : "empty", files, notes },
     issues.done(),
   );
 }
@@ -562,67 +954,4 @@ const OTHER_FIELD_IDS = new Set("gRkPTSdGNC0123456789".split("").map((c) => c.ch
 
 function isKnownFieldId(id: number): boolean {
   return OTHER_FIELD_IDS.has(id);
-}
-
-function readProcessField(proc: ProcessState, id: number, value: string, issues: IssueList, lineNo: number) {
-  switch (id) {
-    case 99:
-      proc.command = value;
-      return;
-    case 76:
-      proc.user = value;
-      return;
-    case 77:
-      proc.taskCommand = value;
-      return;
-  }
-  const v = parseDecimal(value);
-  if (v === -1) {
-    issues.add(
-      "invalid_field",
-      `${String.fromCharCode(id)} field ${JSON.stringify(value.slice(0, 40))}`,
-      lineNo,
-    );
-  } else if (id === 117) proc.uid = v;
-  else proc.tid = v;
-}
-
-function readFileField(file: FileState, id: number, value: string, issues: IssueList, lineNo: number) {
-  switch (id) {
-    case 110:
-      file.name = value;
-      return;
-    case 116:
-      file.type = value;
-      return;
-    case 97:
-      file.access = value === " " || value === "" ? null : value;
-      return;
-    case 108:
-      file.lock = value === " " || value === "" ? null : value;
-      return;
-  }
-  let ok = true;
-  if (id === 68 || id === 114) {
-    const dev = readHexDevice(value);
-    if (id === 68) file.device = dev;
-    else file.rdev = dev;
-    ok = dev !== null;
-  } else if (id === 115 || id === 111) {
-    const v = readSizeOff(value, id === 115 ? "size" : "offset");
-    if (id === 115) file.size = v;
-    else file.offset = v;
-    ok = v !== null;
-  } else {
-    const inode = parseDecimal(value);
-    file.inode = inode === -1 ? null : inode;
-    ok = inode !== -1;
-  }
-  if (!ok) {
-    issues.add(
-      "invalid_field",
-      `${String.fromCharCode(id)} field ${JSON.stringify(value.slice(0, 40))}`,
-      lineNo,
-    );
-  }
 }

@@ -59,14 +59,14 @@ describe("parseLsof on real captures", () => {
     ["lsof-default-users.txt", "lsof-F0-users.txt"],
   ])("reads the same holders from %s and %s", (columns, fields) => {
     // Default output gives no process-wide device for CHR/BLK, -F gives no mode unless asked: compare the rest.
-    const key = (f: LsofFile) =>
-      `${f.pid} ${f.fd} ${f.type} ${f.inode} ${dev(f.device ?? f.rdev)} ${f.name} ${f.deleted}`;
+    const key = (f: LsofFile, device = f.device) =>
+      `${f.pid} ${f.fd} ${f.type} ${f.inode} ${dev(device ?? f.rdev)} ${f.name} ${f.deleted}`;
     // Each capture also lists the lsof process that made it, under its own pid.
     const notLsof = (f: LsofFile) => f.command !== "lsof";
     const a = parseLsof(real(columns)).value.files.filter(notLsof);
     const b = parseLsof(real(fields)).value.files.filter(notLsof);
-    const fromFields = b.map((f) => (f.type === "CHR" ? { ...f, device: null } : f));
-    expect(a.map(key)).toEqual(fromFields.map(key));
+    // Not a spread of the file: -F files read their fields through getters (parseLsofFields).
+    expect(a.map((f) => key(f))).toEqual(b.map((f) => key(f, f.type === "CHR" ? null : f.device)));
   });
 
   it("pins the real tmpfs holders: cwd, r/w files, a blank in a name, a deleted file", () => {
@@ -221,6 +221,76 @@ describe("decodeDevT", () => {
     [0x10082c, "8,300"], // minor bits above the low 8 sit at bit 20 and up
   ])("decodes %i as %s", (devt, want) => {
     expect(dev(decodeDevT(devt))).toBe(want);
+  });
+});
+
+describe("parseLsofFields files", () => {
+  it("reads every set of a capture longer than a chunk of rows, with the process fields of its time", () => {
+    // Short sets (the first chunk is sized for long ones, so it grows) across several chunks; the
+    // command changes half way, which the sets after it see, and the set still open when it came.
+    const sets = 5000;
+    let text = "p7\ncfirst\nu0\n";
+    for (let i = 0; i < sets; i++) {
+      if (i === sets / 2) text += "csecond\n";
+      text += `f${i}\nn/${i}\n`;
+    }
+    const r = parseLsofFields(text);
+    expect(r.ok, JSON.stringify(issuesOf(r))).toBe(true);
+    const got = r.value.files.map((f) => `${f.line} ${f.pid} ${f.command} ${f.fd} ${f.name}`);
+    const want = Array.from({ length: sets }, (_, i) => {
+      const line = 4 + 2 * i + (i >= sets / 2 ? 1 : 0);
+      return `${line} 7 ${i < sets / 2 - 1 ? "first" : "second"} ${i} /${i}`;
+    });
+    expect(got).toEqual(want);
+  });
+
+  it("gives JSON with every field, numbers past 32 bits included", () => {
+    const text =
+      "p4294967\ncdd\nLroot\nu65534\nK12\nMworker\n" +
+      "f3\nau\nlW\ntREG\nD0xffffffff\nr0x0\ns0x123456789abcd\ni999999999999999\nn/data/x (deleted)\n" +
+      "fmem\nt\no0t4294967297\nn/lib/y\n";
+    const r = parseLsofFields(text);
+    expect(r.ok, JSON.stringify(issuesOf(r))).toBe(true);
+    expect(JSON.parse(JSON.stringify(r.value.files))).toEqual([
+      {
+        pid: 4294967,
+        tid: 12,
+        command: "dd",
+        taskCommand: "worker",
+        user: "root",
+        uid: 65534,
+        fd: "3",
+        access: "u",
+        lock: "W",
+        type: "REG",
+        device: decodeDevT(0xffffffff),
+        rdev: { major: 0, minor: 0 },
+        sizeOff: { kind: "offset", value: 0x123456789abcd },
+        inode: 999999999999999,
+        name: "/data/x",
+        deleted: true,
+        line: 7,
+      },
+      {
+        pid: 4294967,
+        tid: 12,
+        command: "dd",
+        taskCommand: "worker",
+        user: "root",
+        uid: 65534,
+        fd: "mem",
+        access: null,
+        lock: null,
+        type: "",
+        device: null,
+        rdev: null,
+        sizeOff: { kind: "offset", value: 4294967297 },
+        inode: null,
+        name: "/lib/y",
+        deleted: false,
+        line: 16,
+      },
+    ]);
   });
 });
 
