@@ -101,6 +101,7 @@ const SPACE = 32;
 const SLASH = 47;
 const COLON = 58;
 const DASH = 45;
+const DOT_CHAR = 46;
 
 // MountRows flags.
 /** The line holds a backslash: its string fields go through unescapeMountField. */
@@ -111,8 +112,9 @@ const READ_ONLY = 4;
 const UNBINDABLE = 8;
 
 // A row of MountRows. Offsets index the file text: `S1`..`S6` are the first six spaces of the line,
-// `T1`/`T2` the spaces after the type and after the source. The ids and device numbers are read from
-// the text again when asked for (a few digits); the optional tags are kept, -1 standing for "absent".
+// `T1`/`T2` the spaces after the type and after the source, `DOT` the `.` before a subtype (-1: none).
+// The ids and device numbers are kept as the line scan read them (the detectors read the ids of every
+// mount several times); the optional tags too, -1 standing for "absent".
 const START = 0;
 const END = 1;
 const S1 = 2;
@@ -129,13 +131,20 @@ const MASTER_GROUP = 12;
 const PROPAGATE_FROM = 13;
 const FLAGS = 14;
 const LINE = 15;
-const STRIDE = 16;
+const MOUNT_ID = 16;
+const PARENT_ID = 17;
+const MAJOR = 18;
+const MINOR = 19;
+const DOT = 20;
+const STRIDE = 21;
 /** Most rows per chunk: chunks stay small enough for the allocator to recycle. */
 const CHUNK_SHIFT = 10;
 const CHUNK_ROWS = 1 << CHUNK_SHIFT;
 const CHUNK_MASK = CHUNK_ROWS - 1;
 /** Kernel group ids are C ints: a larger number is damaged input. */
 const INT_MAX = 0x7fffffff;
+/** In an id or device slot: the number is past a C int (damaged input, still read as written), so it is read from the text. */
+const BIG = -2;
 
 /**
  * The mounts of one file as rows of offsets into its text, in chunks of Int32Array. A mount object holds
@@ -199,32 +208,49 @@ class MountLine implements Mount {
   #decimal(start: number, end: number): number {
     return readDecimal(this.#rows.text, start, end);
   }
-  /** The colon of `major:minor`. */
-  #colon(): number {
-    return this.#rows.text.indexOf(":", this.#at(S2) + 1);
-  }
-  /** The `.` before a subtype, or -1. */
-  #dot(): number {
-    const dot = this.#rows.text.indexOf(".", this.#at(TYPE_START));
-    return dot < this.#at(T1) ? dot : -1;
-  }
   /** A string field, unescaped when its line holds a backslash. */
   #field(start: number, end: number): string {
     const s = this.#rows.text.slice(start, end);
     return this.#flag(ESCAPED) ? unescapeMountField(s) : s;
   }
 
+  /** A number the row holds, or (past a C int, BIG) the digits in text[start, end) read again. */
+  #number(slot: number, start: () => number, end: () => number): number {
+    const n = this.#at(slot);
+    return n !== BIG ? n : this.#decimal(start(), end());
+  }
+  /** The colon of `major:minor`. */
+  #colon(): number {
+    return this.#rows.text.indexOf(":", this.#at(S2) + 1);
+  }
+
   get mountId(): number {
-    return this.#decimal(this.#at(START), this.#at(S1));
+    return this.#number(
+      MOUNT_ID,
+      () => this.#at(START),
+      () => this.#at(S1),
+    );
   }
   get parentId(): number {
-    return this.#decimal(this.#at(S1) + 1, this.#at(S2));
+    return this.#number(
+      PARENT_ID,
+      () => this.#at(S1) + 1,
+      () => this.#at(S2),
+    );
   }
   get major(): number {
-    return this.#decimal(this.#at(S2) + 1, this.#colon());
+    return this.#number(
+      MAJOR,
+      () => this.#at(S2) + 1,
+      () => this.#colon(),
+    );
   }
   get minor(): number {
-    return this.#decimal(this.#colon() + 1, this.#at(S3));
+    return this.#number(
+      MINOR,
+      () => this.#colon() + 1,
+      () => this.#at(S3),
+    );
   }
   get line(): number {
     return this.#at(LINE);
@@ -272,11 +298,11 @@ class MountLine implements Mount {
     return this.#rows.text.slice(this.#at(S5) + 1, this.#at(S6));
   }
   get fsType(): string {
-    const dot = this.#dot();
+    const dot = this.#at(DOT);
     return this.#rows.text.slice(this.#at(TYPE_START), dot === -1 ? this.#at(T1) : dot);
   }
   get fsSubtype(): string | null {
-    const dot = this.#dot();
+    const dot = this.#at(DOT);
     return dot === -1 ? null : this.#rows.text.slice(dot + 1, this.#at(T1));
   }
   get source(): string {
@@ -451,6 +477,9 @@ function parseLine(
     return false;
   }
 
+  let dot = typeStart;
+  while (dot < t1 && b[dot] !== DOT_CHAR) dot++;
+
   const rootDeleted =
     s4 - s3 > DELETED_SUFFIX.length && b[s4 - 1] === 100 && hasAt(b, s4 - 9, DELETED_SUFFIX); // "d": most roots are "/"
   const readOnly = b[s5 + 1] === 114 && b[s5 + 2] === 111; // "ro"
@@ -478,6 +507,11 @@ function parseLine(
     (readOnly ? READ_ONLY : 0) |
     (unbindable ? UNBINDABLE : 0);
   r[o + LINE] = lineNo;
+  r[o + MOUNT_ID] = mountId > INT_MAX ? BIG : mountId;
+  r[o + PARENT_ID] = parentId > INT_MAX ? BIG : parentId;
+  r[o + MAJOR] = major > INT_MAX ? BIG : major;
+  r[o + MINOR] = minor > INT_MAX ? BIG : minor;
+  r[o + DOT] = dot === t1 ? -1 : dot + base;
   if (otherTags !== null) {
     rows.otherTags ??= new Map();
     rows.otherTags.set(row, otherTags);

@@ -373,6 +373,27 @@ describe("parseMountinfo on damaged input", () => {
     expect(r.value.map((m) => m.line)).toEqual(kept === 3 ? [1, 2, 3] : [1, 3]);
   });
 
+  it("reads ids and device numbers past a C int as written (kept out of the row, read from the text)", () => {
+    const [m] = parseMountinfo(
+      "99999999999 2147483648 4294967296:2147483647 / /a rw - fuse.sshfs x rw\n",
+    ).value;
+    expect({
+      mountId: m?.mountId,
+      parentId: m?.parentId,
+      major: m?.major,
+      minor: m?.minor,
+      fsType: m?.fsType,
+      fsSubtype: m?.fsSubtype,
+    }).toEqual({
+      mountId: 99999999999,
+      parentId: 2147483648,
+      major: 4294967296,
+      minor: 2147483647,
+      fsType: "fuse",
+      fsSubtype: "sshfs",
+    });
+  });
+
   it("drops a final line without its newline as truncated, never half-read", () => {
     const r = parseMountinfo(`${good}25 1 259:4 / /var/lib/kubelet/plugins/kubernetes.io/csi/x`);
     expect(r.value).toHaveLength(1);
