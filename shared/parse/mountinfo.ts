@@ -189,6 +189,8 @@ class MountRows {
 class MountLine implements Mount {
   readonly #rows: MountRows;
   readonly #row: number;
+  /** The mount point once read: every mount detector reads it, several of them for every mount. */
+  #mountPoint: string | undefined = undefined;
 
   constructor(rows: MountRows, row: number) {
     this.#rows = rows;
@@ -292,7 +294,8 @@ class MountLine implements Mount {
     return this.#field(this.#at(S3) + 1, this.rootDeleted ? end - DELETED_SUFFIX.length : end);
   }
   get mountPoint(): string {
-    return this.#field(this.#at(S4) + 1, this.#at(S5));
+    this.#mountPoint ??= this.#field(this.#at(S4) + 1, this.#at(S5));
+    return this.#mountPoint;
   }
   get options(): string {
     return this.#rows.text.slice(this.#at(S5) + 1, this.#at(S6));
