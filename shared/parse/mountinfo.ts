@@ -158,6 +158,8 @@ class MountRows {
   rows = 0;
   /** Optional fields this parser does not know, by row; null until a line has one. */
   otherTags: Map<number, string[]> | null = null;
+  /** Mount points read so far, by row (see MountLine.mountPoint); null until one is read. */
+  mountPoints: (string | undefined)[] | null = null;
 
   constructor(
     readonly text: string,
@@ -189,8 +191,6 @@ class MountRows {
 class MountLine implements Mount {
   readonly #rows: MountRows;
   readonly #row: number;
-  /** The mount point once read: every mount detector reads it, several of them for every mount. */
-  #mountPoint: string | undefined = undefined;
 
   constructor(rows: MountRows, row: number) {
     this.#rows = rows;
@@ -294,8 +294,16 @@ class MountLine implements Mount {
     return this.#field(this.#at(S3) + 1, this.rootDeleted ? end - DELETED_SUFFIX.length : end);
   }
   get mountPoint(): string {
-    this.#mountPoint ??= this.#field(this.#at(S4) + 1, this.#at(S5));
-    return this.#mountPoint;
+    // Kept once read, in the table rather than in the mount: a third field would make each of a big
+    // file's mounts a fifth larger, and most callers read no mount point at all.
+    this.#rows.mountPoints ??= new Array<string | undefined>(this.#rows.rows);
+    const kept = this.#rows.mountPoints;
+    let m = kept[this.#row];
+    if (m === undefined) {
+      m = this.#field(this.#at(S4) + 1, this.#at(S5));
+      kept[this.#row] = m;
+    }
+    return m;
   }
   get options(): string {
     return this.#rows.text.slice(this.#at(S5) + 1, this.#at(S6));
