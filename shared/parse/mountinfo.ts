@@ -6,6 +6,7 @@
  */
 import { AsciiWindow } from "./ascii.js";
 import { IssueList, MAX_LINE_CHARS, type ParseResult, result } from "./result.js";
+import { RowTable } from "./rows.js";
 
 export const PROPAGATIONS = ["private", "shared", "slave", "shared+slave", "unbindable"] as const;
 /** Mount propagation derived from the optional fields; no optional field means `private`. */
@@ -137,10 +138,6 @@ const MAJOR = 18;
 const MINOR = 19;
 const DOT = 20;
 const STRIDE = 21;
-/** Most rows per chunk: chunks stay small enough for the allocator to recycle. */
-const CHUNK_SHIFT = 10;
-const CHUNK_ROWS = 1 << CHUNK_SHIFT;
-const CHUNK_MASK = CHUNK_ROWS - 1;
 /** Kernel group ids are C ints: a larger number is damaged input. */
 const INT_MAX = 0x7fffffff;
 /** In an id or device slot: the number is past a C int (damaged input, still read as written), so it is read from the text. */
@@ -153,9 +150,7 @@ const BIG = -2;
  * was the garbage collector moving them and fresh memory for them, while the detectors read the mount
  * point and devt of each mount and the other strings of a few.
  */
-class MountRows {
-  readonly chunks: Int32Array[] = [];
-  rows = 0;
+class MountRows extends RowTable {
   /** Optional fields this parser does not know, by row; null until a line has one. */
   otherTags: Map<number, string[]> | null = null;
   /** Mount points read so far, by row (see MountLine.mountPoint); null until one is read. */
@@ -164,26 +159,9 @@ class MountRows {
   constructor(
     readonly text: string,
     readonly evidencePath: string | null,
-  ) {}
-
-  /** The chunk that holds row `row`, added or enlarged when it has no room for it. */
-  chunkFor(row: number): Int32Array {
-    const at = row >>> CHUNK_SHIFT;
-    const have = this.chunks[at];
-    const need = ((row & CHUNK_MASK) + 1) * STRIDE;
-    if (have && have.length >= need) return have;
-    // Chunks after the first are full. The first starts at one row per 64 characters of the file and
-    // doubles, so a small file (the usual case) takes a small one.
-    const rows = at > 0 ? CHUNK_ROWS : have ? 2 * (have.length / STRIDE) : (this.text.length >>> 6) + 1;
-    const chunk = new Int32Array(Math.min(CHUNK_ROWS, rows) * STRIDE);
-    if (have) chunk.set(have);
-    this.chunks[at] = chunk;
-    return chunk;
-  }
-
-  get(row: number, slot: number): number {
-    const chunk = this.chunks[row >>> CHUNK_SHIFT];
-    return chunk?.[(row & CHUNK_MASK) * STRIDE + slot] ?? -1;
+  ) {
+    // One row per 64 characters of the file to start with.
+    super(STRIDE, (text.length >>> 6) + 1);
   }
 }
 
@@ -497,7 +475,7 @@ function parseLine(
 
   const row = rows.rows;
   const r = rows.chunkFor(row);
-  const o = (row & CHUNK_MASK) * STRIDE;
+  const o = rows.offsetOf(row);
   r[o + START] = start;
   r[o + END] = end;
   r[o + S1] = s1 + base;

@@ -6,6 +6,7 @@
  */
 import { keepShapes } from "../ascii.js";
 import { IssueList, MAX_LINE_CHARS, type ParseResult, result } from "../result.js";
+import { RowTable } from "../rows.js";
 import {
   eachCompleteLine,
   isBlank,
@@ -392,10 +393,6 @@ const HAS_SIZE = 4;
 const OFFSET = 8;
 const HAS_INODE = 16;
 const DELETED = 32;
-/** Most rows per chunk: chunks stay small enough for the allocator to recycle. */
-const CHUNK_SHIFT = 10;
-const CHUNK_ROWS = 1 << CHUNK_SHIFT;
-const CHUNK_MASK = CHUNK_ROWS - 1;
 /** Longest value the string table looks up before adding it (`a_inode`); longer ones are added each time. */
 const SHORT_MAX = 8;
 const SHORT_SLOTS = 256;
@@ -416,9 +413,7 @@ interface ProcessFields {
  * An object per file with every field (and its own SizeOrOffset, DeviceNumbers and strings) made most
  * of the parse of a large capture garbage collection and fresh memory (bench/parsers/commands.ts).
  */
-class FieldRows {
-  readonly chunks: Int32Array[] = [];
-  rows = 0;
+class FieldRows extends RowTable {
   readonly procs: ProcessFields[] = [];
   /** The strings rows refer to: `t`, `f`, `a` and `l` values, each short one kept once. */
   readonly strings: string[] = [];
@@ -429,26 +424,9 @@ class FieldRows {
   /** One DeviceNumber per dev_t, handed to every file on that device. */
   readonly #devices = new Map<number, DeviceNumber>();
 
-  constructor(readonly text: string) {}
-
-  /** The chunk that holds row `row`, added or enlarged when it has no room for it. */
-  chunkFor(row: number): Int32Array {
-    const at = row >>> CHUNK_SHIFT;
-    const have = this.chunks[at];
-    const need = ((row & CHUNK_MASK) + 1) * STRIDE;
-    if (have && have.length >= need) return have;
-    // Chunks after the first are full. The first starts at one row per 128 characters of the text
-    // (a set with a path is longer) and doubles, so a small capture (the usual case) takes a small one.
-    const rows = at > 0 ? CHUNK_ROWS : have ? 2 * (have.length / STRIDE) : (this.text.length >>> 7) + 1;
-    const chunk = new Int32Array(Math.min(CHUNK_ROWS, rows) * STRIDE);
-    if (have) chunk.set(have);
-    this.chunks[at] = chunk;
-    return chunk;
-  }
-
-  get(row: number, slot: number): number {
-    const chunk = this.chunks[row >>> CHUNK_SHIFT];
-    return chunk?.[(row & CHUNK_MASK) * STRIDE + slot] ?? -1;
+  constructor(readonly text: string) {
+    // One row per 128 characters of the text to start with (a set with a path is longer).
+    super(STRIDE, (text.length >>> 7) + 1);
   }
 
   /**
@@ -654,7 +632,7 @@ class FieldsParse {
   startFile(s: number, e: number, line: number): void {
     const rows = this.rows;
     const r = rows.chunkFor(rows.rows);
-    const o = (rows.rows & CHUNK_MASK) * STRIDE;
+    const o = rows.offsetOf(rows.rows);
     this.hasFile = true;
     this.chunk = r;
     this.at = o;
