@@ -17,19 +17,15 @@ export interface HostUpdate {
 }
 
 /** The upsert, built once: the view columns move only when the incoming capture is at least as new. */
-const upsertHost = compiled<{
-  hostId: string;
-  capturedAtMs: number;
-  snapshotKey: string;
-  hostname: string | null;
-  kernelRelease: string | null;
-  bootId: string | null;
-  labels: string;
-  zone: string | null;
-  instanceType: string | null;
-  diskDrivers: string | null;
-  viewSummary: string;
-}>((db) => {
+const upsertHost = compiled<
+  Omit<HostUpdate, "labels" | "viewSummary"> & {
+    /** As JSON, like the view summary. */
+    labels: string;
+    zone: string | null;
+    instanceType: string | null;
+    viewSummary: string;
+  }
+>((db) => {
   const newer = sql`excluded.view_captured_at_ms >= ${hosts.viewCapturedAtMs}`;
   const pick = (col: string) =>
     sql.raw(

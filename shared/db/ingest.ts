@@ -12,7 +12,8 @@ export async function findSnapshot(db: Db, key: string): Promise<SnapshotRow | n
   return (await db.select().from(snapshots).where(eq(snapshots.key, key)).get()) ?? null;
 }
 
-const insertReceived = compiled<{
+/** A stored object as it is first indexed. */
+export interface ReceivedRow {
   key: string;
   hostId: string;
   sha256: string;
@@ -20,8 +21,11 @@ const insertReceived = compiled<{
   receivedAtMs: number;
   bytes: number;
   source: "snapshot" | "evidence";
-  command: string | null;
-}>((db) =>
+  /** The command a hand-captured evidence file came from. */
+  command?: string | null;
+}
+
+const insertReceived = compiled<Required<ReceivedRow>>((db) =>
   db
     .insert(snapshots)
     .values({
@@ -39,19 +43,7 @@ const insertReceived = compiled<{
 );
 
 /** Records a received snapshot; a second insert of the same key changes nothing (and returns false). */
-export async function recordReceived(
-  db: Db,
-  row: {
-    key: string;
-    hostId: string;
-    sha256: string;
-    capturedAtMs: number;
-    receivedAtMs: number;
-    bytes: number;
-    source: "snapshot" | "evidence";
-    command?: string | null;
-  },
-): Promise<boolean> {
+export async function recordReceived(db: Db, row: ReceivedRow): Promise<boolean> {
   const res = await insertReceived(db, {
     key: row.key,
     hostId: row.hostId,
