@@ -374,16 +374,17 @@ function readProcess(dir: EvidenceReader, pid: number, issues: IssueList): Proce
   const base = `proc/${pid}`;
   const evidence: Record<string, string> = {};
   const unreadable: { path: string; why: EvidenceGap }[] = [];
+  // One lookup per file (dir.text, dir.capped and dir.unreadable would each look it up again).
   const file = (name: string): string | undefined => {
-    const text = dir.text(name);
-    if (text === undefined) {
+    const e = dir.entry(name);
+    if (e?.kind !== "file") {
       const why = dir.unreadable(name, "file");
       if (why) unreadable.push({ path: `${base}/${name}`, why });
-    } else {
-      evidence[name] = `${base}/${name}`;
-      if (dir.capped(name)) unreadable.push({ path: `${base}/${name}`, why: { reason: "capped" } });
+      return undefined;
     }
-    return text;
+    evidence[name] = `${base}/${name}`;
+    if (e.capped === true) unreadable.push({ path: `${base}/${name}`, why: { reason: "capped" } });
+    return e.encoding === "base64" ? dir.text(name) : e.data;
   };
 
   const commText = file("comm");
@@ -424,14 +425,18 @@ function readProcess(dir: EvidenceReader, pid: number, issues: IssueList): Proce
   const vfioFds: VfioFd[] = [];
   const nsFds: NsFd[] = [];
   const fdDir = `${base}/fd`;
-  const fds = dir.list("fd");
-  if (fds === undefined) {
+  // As dir.list("fd") and dir.capped("fd"), with literal keys (no `fd/` built per process).
+  const fdList = dir.entry("fd/");
+  if (fdList?.kind !== "dir") {
     const why = dir.unreadable("fd", "dir");
     if (why) unreadable.push({ path: `${fdDir}/`, why });
   } else {
     evidence.fd = `${fdDir}/`;
-    if (dir.capped("fd")) unreadable.push({ path: `${fdDir}/`, why: { reason: "capped" } });
-    for (const name of fds) {
+    const atFd = dir.entry("fd") ?? fdList;
+    if ((atFd.kind === "file" || atFd.kind === "dir") && atFd.capped === true) {
+      unreadable.push({ path: `${fdDir}/`, why: { reason: "capped" } });
+    }
+    for (const name of fdList.names) {
       const fd = readDecimal(name, 0, name.length);
       if (fd < 0) continue;
       const below = `fd/${name}`;
