@@ -3,7 +3,12 @@
  * (`sys/bus/pci/devices/0000:3b:00.5/driver`). Every bundle-level extractor reads through this, so the
  * rules for missing, failed, timed-out and capped reads live in one place.
  */
-import { type EvidenceEntry, evidenceList, type SnapshotBundle } from "../contracts/snapshot.js";
+import {
+  type EvidenceEntry,
+  type EvidenceList,
+  evidenceList,
+  type SnapshotBundle,
+} from "../contracts/snapshot.js";
 
 /** Why a piece of evidence could not be read, for "what the detector could not see". */
 export type Unreadable =
@@ -127,7 +132,7 @@ export class EvidenceReader {
     const byChild = new Map<string, Map<string, EvidenceEntry>>();
     let name = "";
     let below: Map<string, EvidenceEntry> | undefined;
-    const { paths, entries } = this.list_();
+    const { paths, entries } = this.listed();
     for (let i = 0; i < paths.length; i++) {
       const path = paths[i] as string;
       if (!path.startsWith(prefix)) continue;
@@ -159,7 +164,7 @@ export class EvidenceReader {
   }
 
   /** Every path with its entry, in order. */
-  private list_(): { readonly paths: readonly string[]; readonly entries: readonly EvidenceEntry[] } {
+  private listed(): EvidenceList {
     if (this.map === null) return evidenceList(this.record);
     return { paths: [...this.map.keys()], entries: [...this.map.values()] };
   }
