@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { EvidenceEntry } from "../../../shared/contracts/snapshot.js";
+import { type EvidenceEntry, evidenceList, validateBundle } from "../../../shared/contracts/snapshot.js";
 import { EvidenceReader } from "../../../shared/parse/evidence.js";
+import { makeBundle } from "../../support/bundles.js";
 import { dir, file, link } from "../../support/evidence.js";
 
 type Evidence = Record<string, EvidenceEntry>;
@@ -107,5 +108,21 @@ describe("EvidenceReader.children", () => {
         expect([...seen].sort()).toEqual(want.sort());
       }),
     );
+  });
+
+  it("groups a validated bundle (from the lists validation kept) as it groups the bare record", () => {
+    const bundle = validateBundle(structuredClone(makeBundle({ hostId: "h1", evidence })));
+    expect(bundle.success).toBe(true);
+    if (!bundle.success) return;
+    const listed = evidenceList(bundle.data.evidence);
+    // The lists validation made, in record order: the same object on every ask.
+    expect(listed).toBe(evidenceList(bundle.data.evidence));
+    expect(listed.paths).toEqual(Object.keys(evidence));
+    const group = (r: EvidenceReader) =>
+      [...r.children("proc")].map(([name, child]) => [
+        name,
+        [...child.paths("")].map((p) => [p, child.entry(p)]),
+      ]);
+    expect(group(EvidenceReader.of(bundle.data))).toEqual(group(new EvidenceReader(evidence)));
   });
 });
