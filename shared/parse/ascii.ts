@@ -14,6 +14,10 @@ const WINDOW_BYTES = 4 << 20;
 
 const encoder = new TextEncoder();
 
+/** Bytes of the buffer AsciiWindow.borrow shares: texts up to this size (less padding) borrow it. */
+const SHARED_WINDOW_BYTES = 64 * 1024;
+let sharedWindow: { readonly bytes: Uint8Array; readonly view: DataView } | null = null;
+
 /**
  * The bytes of a window of the text: `bytes[i - base]` is the code of `text[i]` when it is ASCII and
  * NON_ASCII otherwise, so parsers keep indexing the text and slice their strings from it. The window
@@ -29,9 +33,27 @@ export class AsciiWindow {
   /** Text index where the encoded bytes end (the padding reads as zeros). */
   end = 0;
 
-  constructor(private readonly text: string) {
-    this.bytes = new Uint8Array(Math.min(text.length, WINDOW_BYTES) + PADDING);
-    this.view = new DataView(this.bytes.buffer);
+  constructor(
+    private readonly text: string,
+    buffer?: { readonly bytes: Uint8Array; readonly view: DataView },
+  ) {
+    this.bytes = buffer?.bytes ?? new Uint8Array(Math.min(text.length, WINDOW_BYTES) + PADDING);
+    this.view = buffer?.view ?? new DataView(this.bytes.buffer);
+  }
+
+  /**
+   * A window over a small text that uses one buffer shared by every window made this way: for a parser
+   * of many small files (a snapshot's 50-odd mountinfo files) that is done with the window when it
+   * returns, a buffer per file cost more than its parse. Valid until the next `borrow`; a larger text
+   * gets a buffer of its own.
+   */
+  static borrow(text: string): AsciiWindow {
+    if (text.length + PADDING > SHARED_WINDOW_BYTES) return new AsciiWindow(text);
+    if (sharedWindow === null) {
+      const bytes = new Uint8Array(SHARED_WINDOW_BYTES);
+      sharedWindow = { bytes, view: new DataView(bytes.buffer) };
+    }
+    return new AsciiWindow(text, sharedWindow);
   }
 
   /** Whether text[s, e) is in the window now (a later line may have moved it past earlier ones). */

@@ -518,7 +518,8 @@ export function parseMountinfo(text: string, opts: { evidencePath?: string } = {
   const evidencePath = opts.evidencePath ?? null;
   const issues = new IssueList(evidencePath === null ? [] : [evidencePath]);
   const rows = new MountRows(text, evidencePath);
-  const w = new AsciiWindow(text);
+  // Done with when the parse returns (mounts read the text, never the window): a shared buffer will do.
+  const w = AsciiWindow.borrow(text);
   const n = text.length;
   let start = 0;
   let lineNo = 0;

@@ -373,6 +373,17 @@ describe("parseMountinfo on damaged input", () => {
     expect(r.value.map((m) => m.line)).toEqual(kept === 3 ? [1, 2, 3] : [1, 3]);
   });
 
+  it("reads a short file right after a longer one (the window's shared buffer holds the longer file's bytes)", () => {
+    const long = `${"36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n".repeat(40)}`;
+    const short = "7 1 0:5 / /a rw - tmpfs t rw\n";
+    expect(parseMountinfo(long).value).toHaveLength(40);
+    const r = parseMountinfo(short);
+    expect(r.ok).toBe(true);
+    expect(r.value.map((m) => [m.mountId, m.mountPoint, m.fsType, m.source, m.superOptions])).toEqual([
+      [7, "/a", "tmpfs", "t", "rw"],
+    ]);
+  });
+
   it("reads ids and device numbers past a C int as written (kept out of the row, read from the text)", () => {
     const [m] = parseMountinfo(
       "99999999999 2147483648 4294967296:2147483647 / /a rw - fuse.sshfs x rw\n",
