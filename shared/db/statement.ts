@@ -13,9 +13,7 @@ import { is, Param, Placeholder, type SQL, sql } from "drizzle-orm";
 import type { D1Outcome, D1Statement, Db } from "./types.js";
 
 /** How one bound value is found: a literal drizzle put in the SQL's parameters, or a named value. */
-type Slot =
-  | { readonly literal: unknown }
-  | { readonly name: string; readonly encode: ((v: unknown) => unknown) | null };
+type Slot = { readonly literal: unknown } | { readonly name: string };
 
 /** A statement with its values bound, ready to run alone or in a batch. */
 export class Statement implements PromiseLike<D1Outcome> {
@@ -73,19 +71,16 @@ export function compiled<V extends Record<string, unknown>>(
         continue;
       }
       if (!(s.name in values)) throw new Error(`compiled statement: no value for "${s.name}"`);
-      const v = values[s.name];
-      params[i] = s.encode === null ? v : s.encode(v);
+      params[i] = values[s.name];
     }
     return new Statement(db, text, params);
   };
 }
 
 function slotOf(p: unknown): Slot {
-  if (is(p, Placeholder)) return { name: p.name, encode: null };
-  if (is(p, Param) && is(p.value, Placeholder)) {
-    const encoder = p.encoder;
-    return { name: p.value.name, encode: (v) => encoder.mapToDriverValue(v) };
-  }
+  if (is(p, Placeholder)) return { name: p.name };
+  // drizzle's own placeholder in `values()` comes wrapped with the column's encoder, which value() skips.
+  if (is(p, Param)) throw new Error("compiled statement: mark values with value(name), not sql.placeholder");
   return { literal: p };
 }
 

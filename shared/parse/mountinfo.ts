@@ -364,8 +364,8 @@ function groupIn(b: Uint8Array, start: number, end: number): number {
 }
 
 /**
- * Reads the line `text[start, end)` (no newline) into a new row of `rows`; returns whether it did, or
- * reports why the line was skipped. The fields are found in the line's bytes in the window `w` (reading
+ * Reads the line `text[start, end)` (no newline) into a new row of `rows`, or reports why the line was
+ * skipped. The fields are found in the line's bytes in the window `w` (reading
  * a Uint8Array costs a fraction of a `charCodeAt` or an `indexOf` call per field); offsets are stored as
  * indexes of the text, which the string fields are sliced from. `escaped` says whether the line holds a
  * backslash.
@@ -378,7 +378,7 @@ function parseLine(
   escaped: boolean,
   lineNo: number,
   issues: IssueList,
-): boolean {
+): void {
   const b = w.bytes;
   const base = w.base;
   const ls = start - base;
@@ -397,7 +397,7 @@ function parseLine(
   const s6 = s5 === -1 ? -1 : spaceIn(b, s5 + 1, le);
   if (s6 === -1) {
     issues.add("malformed_line", "fewer than 6 fields before the separator", lineNo);
-    return false;
+    return;
   }
   const mountId = decimalIn(b, ls, s1);
   const parentId = decimalIn(b, s1 + 1, s2);
@@ -408,7 +408,7 @@ function parseLine(
   if (mountId < 0 || parentId < 0 || minor < 0) {
     const which = mountId < 0 ? "mount id" : parentId < 0 ? "parent id" : "major:minor";
     issues.add("invalid_field", `bad ${which}`, lineNo);
-    return false;
+    return;
   }
 
   // Optional fields up to the lone `-`. Known tags are read in place; future kernels may add tags,
@@ -456,14 +456,14 @@ function parseLine(
   }
   if (sep === -1) {
     issues.add("missing", "no ` - ` separator", lineNo);
-    return false;
+    return;
   }
   const typeStart = sep + 2;
   const t1 = spaceIn(b, typeStart, le);
   const t2 = t1 === -1 ? -1 : spaceIn(b, t1 + 1, le);
   if (t2 === -1 || t1 === typeStart) {
     issues.add("malformed_line", "fewer than 3 fields after the separator", lineNo);
-    return false;
+    return;
   }
 
   let dot = typeStart;
@@ -506,7 +506,6 @@ function parseLine(
     rows.otherTags.set(row, otherTags);
   }
   rows.rows++;
-  return true;
 }
 
 /**

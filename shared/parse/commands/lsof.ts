@@ -398,14 +398,7 @@ const SHORT_MAX = 8;
 const SHORT_SLOTS = 256;
 
 /** The process fields of the files flushed while they held: a later `c`, `u`... makes a new one. */
-interface ProcessFields {
-  readonly pid: number;
-  readonly tid: number | null;
-  readonly command: string;
-  readonly taskCommand: string | null;
-  readonly user: string | null;
-  readonly uid: number | null;
-}
+type ProcessFields = Pick<LsofFile, "pid" | "tid" | "command" | "taskCommand" | "user" | "uid">;
 
 /**
  * The files of one `-F` capture as rows of numbers in chunks of Int32Array, with the strings they

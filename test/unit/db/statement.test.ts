@@ -161,6 +161,15 @@ describe("compiled statements bind what drizzle builds per call", () => {
     expect(withdrawn).toEqual(db.delete(episodes).where(eq(episodes.id, "e1")).toSQL());
   });
 
+  it("refuses drizzle's own placeholders, which would bind through the column's encoder", () => {
+    const byKey = compiled<{ key: string }>((d) =>
+      d
+        .insert(ingestErrors)
+        .values({ kind: "queue", ref: sql.placeholder("ref"), code: "c", message: "m", atMs: 1 }),
+    );
+    expect(() => byKey(db, { key: "k" })).toThrow(/value\(name\)/);
+  });
+
   it("a missing value is a bug and throws", () => {
     const byKey = compiled<{ key: string }>((d) =>
       d.delete(snapshots).where(eq(snapshots.key, value("key"))),
