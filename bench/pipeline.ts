@@ -9,8 +9,12 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { gunzipSync, gzipSync } from "node:zlib";
-import { startLocalService } from "../infra/node/local-service.js";
+import type { D1Database } from "@cloudflare/workers-types";
+import { Miniflare, type MiniflareOptions } from "miniflare";
+import { localServiceOptions, startLocalService } from "../infra/node/local-service.js";
+import { applyMigrations } from "../infra/node/migrations.js";
 import { type SnapshotBundle, validateBundle } from "../shared/contracts/snapshot.js";
 import { runDetectors } from "../shared/detect/registry.js";
 import { analyzeSnapshot } from "../shared/pipeline/analyze.js";
@@ -61,11 +65,90 @@ export interface PipelineResult {
     inclusiveMsPerSnapshot: [string, number][];
     byFileMsPerSnapshot: [string, number][];
   };
+  /**
+   * The same load through the same local R2, D1 and Queues with a stand-in Worker that only makes the
+   * binding calls (bench/storage-floor.worker.js): the most snapshots per second any Worker could reach
+   * on this machine's simulators, and the workerd CPU they take per snapshot.
+   */
+  storageFloor: { snapshotsPerSec: number; cpuMsPerSnapshot: number };
   snapshots: number;
   profiledSnapshots: number;
   bundleBytesGz: number;
   bundleBytesJson: number;
   concurrency: number;
+}
+
+type Body = { gz: Buffer; hostId: string; capturedAtMs: number };
+
+/**
+ * POSTs `items` to the service at `url` with `concurrency` clients, the same request the shipper makes
+ * (shipper/upload-http.ts), then waits until `doneAfter` snapshots are decided.
+ */
+async function driveSnapshots(args: {
+  url: URL;
+  d1: D1Database;
+  items: readonly Body[];
+  doneAfter: number;
+  concurrency: number;
+}): Promise<void> {
+  const url = new URL("/v1/snapshots", args.url);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: args.concurrency }, async () => {
+      for (let i = next++; i < args.items.length; i = next++) {
+        const item = args.items[i] as Body;
+        const res = await fetch(url, {
+          method: "POST",
+          body: new Uint8Array(item.gz),
+          headers: {
+            authorization: `Bearer ${TOKEN}`,
+            "content-type": "application/json",
+            "content-encoding": "gzip",
+            "x-faultline-sha256": createHash("sha256").update(item.gz).digest("hex"),
+            "x-faultline-host-id": encodeURIComponent(item.hostId),
+            "x-faultline-captured-at": String(item.capturedAtMs),
+          },
+        });
+        if (res.status !== 201) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
+      }
+    }),
+  );
+  for (;;) {
+    const row = await args.d1
+      .prepare("SELECT count(*) AS n FROM snapshots WHERE status IN ('parsed','rejected')")
+      .first<{ n: number }>();
+    if ((row?.n ?? 0) >= args.doneAfter) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * The storage floor: `items` through the local service's own bindings (same wrangler.toml, same
+ * migrations, state on disk as in the timed run) with bench/storage-floor.worker.js in place of the Worker.
+ */
+async function runStorageFloor(items: readonly Body[], concurrency: number) {
+  const stateDir = mkdtempSync(join(tmpdir(), "fl-bench-floor-"));
+  const mf = new Miniflare({
+    ...localServiceOptions({ stateDir, quiet: true, queueBatchTimeout: 0 }),
+    scriptPath: fileURLToPath(new URL("./storage-floor.worker.js", import.meta.url)),
+  } as MiniflareOptions);
+  try {
+    const url = await mf.ready;
+    const d1 = await mf.getD1Database("DB");
+    await applyMigrations(d1, resolve("infra/migrations"));
+    const cpu0 = workerdCpuSec();
+    const t0 = performance.now();
+    await driveSnapshots({ url, d1, items, doneAfter: items.length, concurrency });
+    const elapsed = (performance.now() - t0) / 1000;
+    const cpu = workerdCpuSec() - cpu0;
+    return {
+      snapshotsPerSec: Math.round(items.length / elapsed),
+      cpuMsPerSnapshot: Math.round((cpu * 1000 * 100) / items.length) / 100,
+    };
+  } finally {
+    await mf.dispose();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
 }
 
 /** Runs the pipeline benchmark with `count` snapshots from `hosts` distinct hosts. */
@@ -93,7 +176,7 @@ export async function runPipelineBench(opts: {
   } finally {
     rmSync(tree, { recursive: true, force: true });
   }
-  const bodies: { gz: Buffer; hostId: string; capturedAtMs: number }[] = [];
+  const bodies: Body[] = [];
   let jsonBytes = 0;
   for (let i = 0; i < opts.count + opts.profileCount; i++) {
     const b: SnapshotBundle = {
@@ -129,43 +212,13 @@ export async function runPipelineBench(opts: {
     vars: { FAULTLINE_ADMIN_TOKEN: TOKEN },
     inspectorPort: 0,
   });
+  const timed = bodies.slice(0, opts.count);
+  let result: Omit<PipelineResult, "storageFloor">;
   try {
     const d1 = await svc.mf.getD1Database("DB");
-    const url = new URL("/v1/snapshots", svc.url);
-    /** POSTs `items` with `concurrency` clients, then waits until `doneAfter` snapshots are decided. */
-    const drive = async (items: typeof bodies, doneAfter: number): Promise<void> => {
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: opts.concurrency }, async () => {
-          for (let i = next++; i < items.length; i = next++) {
-            const item = items[i] as (typeof items)[number];
-            // The same request the shipper makes (shipper/upload-http.ts).
-            const res = await fetch(url, {
-              method: "POST",
-              body: new Uint8Array(item.gz),
-              headers: {
-                authorization: `Bearer ${TOKEN}`,
-                "content-type": "application/json",
-                "content-encoding": "gzip",
-                "x-faultline-sha256": createHash("sha256").update(item.gz).digest("hex"),
-                "x-faultline-host-id": encodeURIComponent(item.hostId),
-                "x-faultline-captured-at": String(item.capturedAtMs),
-              },
-            });
-            if (res.status !== 201) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
-          }
-        }),
-      );
-      for (;;) {
-        const row = await d1
-          .prepare("SELECT count(*) AS n FROM snapshots WHERE status IN ('parsed','rejected')")
-          .first<{ n: number }>();
-        if ((row?.n ?? 0) >= doneAfter) break;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
+    const drive = (items: Body[], doneAfter: number) =>
+      driveSnapshots({ url: svc.url, d1, items, doneAfter, concurrency: opts.concurrency });
     // Timed run without the profiler; then a shorter profiled run over the same hosts.
-    const timed = bodies.slice(0, opts.count);
     const profiled = bodies.slice(opts.count);
     const cpu0 = workerdCpuSec();
     const t0 = performance.now();
@@ -184,7 +237,7 @@ export async function runPipelineBench(opts: {
       .first<{ n: number }>();
     if (rejected?.n) throw new Error(`${rejected.n} snapshots were rejected`);
     const perSnapshot = (ms: number) => Math.round((ms * 100) / profiled.length) / 100;
-    return {
+    result = {
       snapshotsPerSec: Math.round(timed.length / elapsed),
       cpuMsPerSnapshot: Math.round((cpu * 1000 * 100) / timed.length) / 100,
       workerCpuMsPerSnapshot: perSnapshot(worker.busyMs),
@@ -205,4 +258,6 @@ export async function runPipelineBench(opts: {
     await svc.dispose();
     rmSync(stateDir, { recursive: true, force: true });
   }
+  // After the service has stopped, so the two workerd processes never share the machine.
+  return { ...result, storageFloor: await runStorageFloor(timed, opts.concurrency) };
 }

@@ -93,6 +93,10 @@ if (sections.has("pipeline")) {
       "bundle bytes gz": pipeline.bundleBytesGz,
       "bundle bytes raw": pipeline.bundleBytesJson,
     },
+    "storage floor (no Worker code)": {
+      "snapshots/s": pipeline.storageFloor.snapshotsPerSec,
+      "workerd CPU-ms/snapshot (incl. simulators)": pipeline.storageFloor.cpuMsPerSnapshot,
+    },
   });
   console.log("Worker CPU-ms per snapshot by function (self) and by source file:");
   const byFn = pipeline.workerCpuTop.selfMsPerSnapshot;
