@@ -1,5 +1,6 @@
-/** gzip in workerd with Web Streams, with a hard limit on decompressed size (gzip bombs stop early). */
+/** gzip in workerd, with a hard limit on decompressed size (gzip bombs stop early). */
 
+import { gunzipSync } from "node:zlib";
 import type { GunzipResult } from "../../shared/pipeline/ports.js";
 
 /** The output buffer's least first size. */
@@ -10,13 +11,35 @@ const MAX_RATIO = 1032;
 /**
  * Gunzips `data`, giving up as soon as the output passes `maxBytes`.
  *
+ * workerd's own zlib (`node:zlib`, one native call) does it in about two thirds of the stream's CPU
+ * (0.27 against 0.37 ms for a 459 KB bundle, and less GC). Its `maxOutputLength` stops inflating at
+ * the limit, but it counts whole output chunks, not bytes: output a little under the limit is sometimes
+ * refused too (100,000 bytes needed a limit of 122,880). So a refusal is only a hint, and the stream
+ * below, which counts bytes, has the last word; only output near or past the limit (a bomb) pays for
+ * both.
+ */
+export async function gunzipLimited(data: Uint8Array, maxBytes: number): Promise<GunzipResult> {
+  let out: Uint8Array;
+  try {
+    out = gunzipSync(data, { maxOutputLength: maxBytes + 1 });
+  } catch (err) {
+    if (err instanceof RangeError) return gunzipStreamLimited(data, maxBytes);
+    return { ok: false, reason: "corrupt", message: `not a valid gzip stream: ${(err as Error).message}` };
+  }
+  if (out.byteLength > maxBytes) return gunzipStreamLimited(data, maxBytes);
+  return { ok: true, bytes: new Uint8Array(out.buffer, out.byteOffset, out.byteLength) };
+}
+
+/**
+ * gunzipLimited on workerd's DecompressionStream, exact to the byte.
+ *
  * workerd's DecompressionStream hands out 4 KB chunks, and a read per chunk (120 for a 490 KB bundle)
  * cost more than the inflating itself. So the output is read into one buffer with `readAtLeast`, a
  * read per buffer, sized from the gzip trailer (ISIZE, the output size mod 2^32). The trailer is only
  * a claim: the buffer is never sized past the limit or deflate's ratio from it, and it doubles, up to
  * the limit, if output runs past the claim before the stream's own length check fails.
  */
-export async function gunzipLimited(data: Uint8Array, maxBytes: number): Promise<GunzipResult> {
+export async function gunzipStreamLimited(data: Uint8Array, maxBytes: number): Promise<GunzipResult> {
   const stream = new Blob([data]).stream().pipeThrough(new DecompressionStream("gzip"));
   const reader = stream.getReader({ mode: "byob" });
   // One byte over the hint: a stream that ends where the trailer said fits without growing the buffer.
