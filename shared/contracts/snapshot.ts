@@ -19,22 +19,38 @@ export const READ_OPS = ["read", "readlink", "readdir", "stat"] as const;
 export const ReadOp = z.enum(READ_OPS);
 export type ReadOp = z.infer<typeof ReadOp>;
 
+/**
+ * Standard base64 with its padding, as the shipper writes it (Buffer's `base64`): whole groups of four,
+ * the last one padded. A fixed-width pattern, so a long value is matched in one linear pass.
+ */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** True when `data` is what a `base64` file entry may carry (so decoding it cannot fail later). */
+export function isBase64(data: string): boolean {
+  return data.length % 4 === 0 && BASE64.test(data);
+}
+
 /** A regular file (or a char device read like one: /dev/kmsg), as bytes from the host. */
-export const FileEntry = z.object({
-  kind: z.literal("file"),
-  /** The content: UTF-8 text as is, anything else base64. */
-  data: z.string(),
-  /**
-   * `base64` for content that is not UTF-8; absent (the shipper's choice for text) or `utf8` otherwise.
-   * Leaving it out of nearly every entry makes a bundle about 6% smaller and its JSON.parse about 13%
-   * cheaper; nothing fills it in on reading, so read it as "base64 or not".
-   */
-  encoding: z.enum(["utf8", "base64"]).optional(),
-  /** Bytes read (after a cap, what was kept). */
-  bytes: z.number().int().nonnegative(),
-  /** Set when the size cap cut the file; the last line is then incomplete. */
-  capped: z.boolean().optional(),
-});
+export const FileEntry = z
+  .object({
+    kind: z.literal("file"),
+    /** The content: UTF-8 text as is, anything else base64. */
+    data: z.string(),
+    /**
+     * `base64` for content that is not UTF-8; absent (the shipper's choice for text) or `utf8` otherwise.
+     * Leaving it out of nearly every entry makes a bundle about 6% smaller and its JSON.parse about 13%
+     * cheaper; nothing fills it in on reading, so read it as "base64 or not".
+     */
+    encoding: z.enum(["utf8", "base64"]).optional(),
+    /** Bytes read (after a cap, what was kept). */
+    bytes: z.number().int().nonnegative(),
+    /** Set when the size cap cut the file; the last line is then incomplete. */
+    capped: z.boolean().optional(),
+  })
+  .refine((e) => e.encoding !== "base64" || isBase64(e.data), {
+    message: "encoding is base64 but data is not base64",
+    path: ["data"],
+  });
 export type FileEntry = z.infer<typeof FileEntry>;
 
 /** A symbolic link: the target exactly as readlink(2) returned it (relative or absolute). */
@@ -192,7 +208,9 @@ function isEvidenceEntry(v: unknown): boolean {
     case "file":
       return (
         typeof e.data === "string" &&
-        (e.encoding === undefined || e.encoding === "utf8" || e.encoding === "base64") &&
+        (e.encoding === undefined ||
+          e.encoding === "utf8" ||
+          (e.encoding === "base64" && isBase64(e.data))) &&
         typeof e.bytes === "number" &&
         Number.isSafeInteger(e.bytes) &&
         e.bytes >= 0 &&

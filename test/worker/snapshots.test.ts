@@ -226,6 +226,28 @@ describe("snapshots consumer", () => {
     expect(err.code).toBe("host_mismatch");
   });
 
+  it("rejects a bundle whose base64 file is not base64 once, with the entry named, instead of retrying it", async () => {
+    const bundle = makeBundle({ hostId: "i-bad-base64" });
+    bundle.evidence = {
+      ...bundle.evidence,
+      "sys/class/nvme/nvme0/serial": { kind: "file", encoding: "base64", data: "not base64!", bytes: 8 },
+    };
+    const { body } = gzipBundle(bundle);
+    const res = await post(new Uint8Array(body));
+    expect(res.status).toBe(201);
+    const err = await svc.eventually(async () => {
+      const r = (await (await svc.call("/v1/ingest/errors?kind=snapshot")).json()) as {
+        errors: { ref: string; code: string; message: string }[];
+      };
+      return r.errors.find((e) => e.ref === res.body.key);
+    });
+    expect(err.code).toBe("invalid_bundle");
+    expect(err.message).toContain(
+      "evidence.sys/class/nvme/nvme0/serial.data: encoding is base64 but data is not base64",
+    );
+    expect((await snapshotStatus("i-bad-base64"))?.timeline ?? []).toEqual([]);
+  });
+
   it("decides a batch of several hosts' snapshots as one at a time would, a host's two snapshots in order", async () => {
     const at = Date.UTC(2026, 2, 5, 8, 0);
     const leak = globalmountLeakHost();

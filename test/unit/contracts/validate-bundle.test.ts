@@ -41,6 +41,34 @@ describe("validateBundle", () => {
     );
   });
 
+  it("accepts a base64 file only when its data is standard base64, as zod does", () => {
+    const file = (data: string) => ({ kind: "file", encoding: "base64", data, bytes: 3 });
+    for (const [data, ok] of [
+      ["", true],
+      ["YWJj", true],
+      ["YWI=", true],
+      ["YQ==", true],
+      ["+/+/", true],
+      ["YWJ", false],
+      ["YQ=", false],
+      ["Y===", false],
+      ["YW=j", false],
+      ["YWJj\n", false],
+      ["not base64!", false],
+      ["YWJj====", false],
+    ] as const) {
+      const candidate = { ...makeBundle({ hostId: "i-b64" }), evidence: { "dev/kmsg": file(data) } };
+      expect(validateBundle(structuredClone(candidate)).success, data).toBe(ok);
+      expect(SnapshotBundle.safeParse(structuredClone(candidate)).success, data).toBe(ok);
+    }
+    const r = validateBundle({ ...makeBundle({ hostId: "i-b64" }), evidence: { "dev/kmsg": file("%%") } });
+    expect(r.success).toBe(false);
+    if (!r.success) {
+      expect(r.error.issues[0]?.path).toEqual(["evidence", "dev/kmsg", "data"]);
+      expect(r.error.issues[0]?.message).toBe("encoding is base64 but data is not base64");
+    }
+  });
+
   it("explains a failure with zod's issue paths", () => {
     const r = validateBundle({
       ...makeBundle({ hostId: "i-x" }),
