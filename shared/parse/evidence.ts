@@ -31,6 +31,12 @@ type Entries = Readonly<Record<string, EvidenceEntry>> | Map<string, EvidenceEnt
 
 const NO_RECORD: Readonly<Record<string, EvidenceEntry>> = {};
 
+/**
+ * Runs longer than this are keyed into a Map: a lookup walks its run, and a process that ships
+ * thousands of fd links would make reading them quadratic. A process has about 7 entries.
+ */
+const MAX_RUN = 16;
+
 export class EvidenceReader {
   /** Set when the entries are a Map, else `record` holds them. */
   private readonly map: ReadonlyMap<string, EvidenceEntry> | null;
@@ -39,6 +45,14 @@ export class EvidenceReader {
   private decoded: Map<string, string> | null = null;
   /** `children` answers by directory key. */
   private grouped: Map<string, ReadonlyMap<string, EvidenceReader>> | null = null;
+  /**
+   * Set for a child directory's reader whose entries are one run of its parent's list, `from` to
+   * `to`, keyed by the path past its first `skip` characters (see `children`); else null.
+   */
+  private run: EvidenceList | null = null;
+  private from = 0;
+  private to = 0;
+  private skip = 0;
 
   constructor(evidence: Entries) {
     if (evidence instanceof Map) {
@@ -54,7 +68,38 @@ export class EvidenceReader {
     return new EvidenceReader(bundle.evidence);
   }
 
+  /**
+   * A child's reader over `list`'s entries `from` to `to`, keyed by their paths past the first `skip`
+   * characters (see `children`).
+   */
+  private static ofRun(list: EvidenceList, from: number, to: number, skip: number): EvidenceReader {
+    if (to - from > MAX_RUN) {
+      const below = new Map<string, EvidenceEntry>();
+      for (let i = from; i < to; i++) {
+        below.set((list.paths[i] as string).slice(skip), list.entries[i] as EvidenceEntry);
+      }
+      return new EvidenceReader(below);
+    }
+    const r = new EvidenceReader(NO_RECORD);
+    r.run = list;
+    r.from = from;
+    r.to = to;
+    r.skip = skip;
+    return r;
+  }
+
   entry(path: string): EvidenceEntry | undefined {
+    if (this.run !== null) {
+      // A short run (see MAX_RUN): comparing lengths, then the few candidates in place, beats a Map.
+      const { paths, entries } = this.run;
+      const skip = this.skip;
+      const length = skip + path.length;
+      for (let i = this.from; i < this.to; i++) {
+        const p = paths[i] as string;
+        if (p.length === length && p.startsWith(path, skip)) return entries[i];
+      }
+      return undefined;
+    }
     return this.map === null ? this.record[path] : this.map.get(path);
   }
 
@@ -122,13 +167,52 @@ export class EvidenceReader {
    *
    * Why: looking up a path built from parts (`proc/77102/comm`) costs a hash of the new string, several
    * times a lookup by a literal name; reading thousands of per-process files that way was most of the
-   * process table's cost.
+   * process table's cost. A child's paths usually come one after another, and then its reader reads
+   * that run of the bundle's list in place: slicing every key into a Map per child cost more than
+   * three quarters of this grouping (0.24 -> 0.05 ms for a 306-process bundle).
    */
   children(dir: string): ReadonlyMap<string, EvidenceReader> {
     const prefix = dirKey(dir);
     this.grouped ??= new Map();
     const known = this.grouped.get(prefix);
     if (known) return known;
+    const list = this.listed();
+    const { paths } = list;
+    const readers = new Map<string, EvidenceReader>();
+    let name = "";
+    let from = 0;
+    let to = -1;
+    for (let i = 0; i < paths.length; i++) {
+      const path = paths[i] as string;
+      if (!path.startsWith(prefix)) continue;
+      const slash = path.indexOf("/", prefix.length);
+      if (slash <= prefix.length) continue; // a file directly in `dir`, or an empty name
+      // The run goes on: compare the name in place before slicing it.
+      if (to === i && slash - prefix.length === name.length && path.startsWith(name, prefix.length)) {
+        to = i + 1;
+        continue;
+      }
+      if (to !== -1) readers.set(name, EvidenceReader.ofRun(list, from, to, prefix.length + name.length + 1));
+      name = path.slice(prefix.length, slash);
+      // A child seen before, split by other paths: no run holds it.
+      if (readers.has(name)) return this.remember(prefix, this.scattered(prefix));
+      from = i;
+      to = i + 1;
+    }
+    if (to !== -1) readers.set(name, EvidenceReader.ofRun(list, from, to, prefix.length + name.length + 1));
+    return this.remember(prefix, readers);
+  }
+
+  private remember(
+    prefix: string,
+    readers: ReadonlyMap<string, EvidenceReader>,
+  ): ReadonlyMap<string, EvidenceReader> {
+    this.grouped?.set(prefix, readers);
+    return readers;
+  }
+
+  /** `children` for any order of paths: each child's entries collected into a Map. */
+  private scattered(prefix: string): Map<string, EvidenceReader> {
     const byChild = new Map<string, Map<string, EvidenceEntry>>();
     let name = "";
     let below: Map<string, EvidenceEntry> | undefined;
@@ -138,7 +222,6 @@ export class EvidenceReader {
       if (!path.startsWith(prefix)) continue;
       const slash = path.indexOf("/", prefix.length);
       if (slash <= prefix.length) continue; // a file directly in `dir`, or an empty name
-      // A child's paths usually come one after another: compare the name in place before slicing it.
       if (
         below === undefined ||
         slash - prefix.length !== name.length ||
@@ -155,16 +238,23 @@ export class EvidenceReader {
     }
     const readers = new Map<string, EvidenceReader>();
     for (const [name, below] of byChild) readers.set(name, new EvidenceReader(below));
-    this.grouped.set(prefix, readers);
     return readers;
   }
 
   private allPaths(): Iterable<string> {
+    if (this.run !== null) return this.listed().paths;
     return this.map === null ? evidenceList(this.record).paths : this.map.keys();
   }
 
   /** Every path with its entry, in order. */
   private listed(): EvidenceList {
+    if (this.run !== null) {
+      const { paths, entries } = this.run;
+      return {
+        paths: paths.slice(this.from, this.to).map((p) => p.slice(this.skip)),
+        entries: entries.slice(this.from, this.to),
+      };
+    }
     if (this.map === null) return evidenceList(this.record);
     return { paths: [...this.map.keys()], entries: [...this.map.values()] };
   }

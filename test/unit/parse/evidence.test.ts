@@ -80,6 +80,22 @@ describe("EvidenceReader.children", () => {
     expect(reader.children("proc/")).toBe(reader.children("proc"));
   });
 
+  it("reads a child with many entries, and one whose paths are split by others, in full", () => {
+    const many: Evidence = { "proc/7/fd/": dir([]) };
+    for (let fd = 0; fd < 40; fd++) many[`proc/7/fd/${fd}`] = link(`/dev/vfio/${fd}`);
+    many["proc/8/comm"] = file("a\n");
+    many["proc/9/comm"] = file("b\n");
+    many["proc/8/stat"] = file("c\n");
+    const children = new EvidenceReader(many).children("proc");
+    expect([...children.keys()]).toEqual(["7", "8", "9"]);
+    expect(children.get("7")?.link("fd/39")).toBe("/dev/vfio/39");
+    expect(children.get("7")?.link("fd/40")).toBeUndefined();
+    expect([...(children.get("7")?.paths("") ?? [])]).toHaveLength(41);
+    expect(children.get("8")?.text("comm")).toBe("a\n");
+    expect(children.get("8")?.text("stat")).toBe("c\n");
+    expect([...(children.get("9")?.paths("") ?? [])]).toEqual(["comm"]);
+  });
+
   it("decodes base64 files below a child", () => {
     const reader = new EvidenceReader({
       "proc/5/cmdline": { kind: "file", data: btoa("a\0b\0"), encoding: "base64", bytes: 4 },
