@@ -208,6 +208,19 @@ describe("parseCmdline", () => {
     );
     expect(parseCmdline(e?.[1].data ?? "")).toEqual(["/tmp/fl-test/bin/a) (b", "600"]);
   });
+
+  it("splits on NUL as split does, without the empty string after a final NUL", () => {
+    const text = fc
+      .array(fc.constantFrom("\u0000", "a", "bc", " "), { maxLength: 12 })
+      .map((p) => p.join(""));
+    fc.assert(
+      fc.property(text, (t) => {
+        const want = t.length === 0 ? [] : t.split("\u0000");
+        if (want[want.length - 1] === "") want.pop();
+        expect(parseCmdline(t)).toEqual(want);
+      }),
+    );
+  });
 });
 
 describe("parseFdTarget", () => {
