@@ -377,78 +377,100 @@ function pidsOf(reader: EvidenceReader, dirs: ReadonlyMap<string, EvidenceReader
   return [...pids].sort((a, b) => a - b);
 }
 
+/**
+ * The text of file `name` of a process (`dir`, whose evidence paths start with `base`), or undefined
+ * with why in `unreadable`; a capped file is read and listed there too. One lookup per file
+ * (dir.text, dir.capped and dir.unreadable would each look it up again).
+ */
+function processFile(
+  dir: EvidenceReader,
+  base: string,
+  name: string,
+  unreadable: { path: string; why: EvidenceGap }[],
+): string | undefined {
+  const e = dir.entry(name);
+  if (e?.kind !== "file") {
+    const why = dir.unreadable(name, "file");
+    if (why) unreadable.push({ path: base + name, why });
+    return undefined;
+  }
+  if (e.capped === true) unreadable.push({ path: base + name, why: { reason: "capped" } });
+  return e.encoding === "base64" ? dir.text(name) : e.data;
+}
+
+/** The evidence paths a process was read from, in the order `Process.evidence` lists them. */
+interface EvidencePaths {
+  comm?: string;
+  stat?: string;
+  cgroup?: string;
+  cmdline?: string;
+  mntNs?: string;
+  fd?: string;
+}
+
 /** Reads one process from `dir`, the evidence under `proc/<pid>/` keyed below it. */
 function readProcess(dir: EvidenceReader, pid: number, issues: IssueList): Process {
-  const base = `proc/${pid}`;
-  const evidence: Record<string, string> = {};
+  const base = `proc/${pid}/`;
+  const evidence: EvidencePaths = {};
   const unreadable: { path: string; why: EvidenceGap }[] = [];
-  // One lookup per file (dir.text, dir.capped and dir.unreadable would each look it up again).
-  const file = (name: string): string | undefined => {
-    const e = dir.entry(name);
-    if (e?.kind !== "file") {
-      const why = dir.unreadable(name, "file");
-      if (why) unreadable.push({ path: `${base}/${name}`, why });
-      return undefined;
-    }
-    evidence[name] = `${base}/${name}`;
-    if (e.capped === true) unreadable.push({ path: `${base}/${name}`, why: { reason: "capped" } });
-    return e.encoding === "base64" ? dir.text(name) : e.data;
-  };
-
-  const commText = file("comm");
-  const statText = file("stat");
+  // Each path set by name: the object then takes one shape for every process.
+  const commText = processFile(dir, base, "comm", unreadable);
+  if (commText !== undefined) evidence.comm = `${base}comm`;
+  const statText = processFile(dir, base, "stat", unreadable);
   let stat: ProcStat | null = null;
   if (statText !== undefined) {
+    evidence.stat = `${base}stat`;
     const r = parseProcStat(statText);
     stat = r.value;
-    if (!r.ok) addIssues(issues, `${base}/stat`, r.issues);
+    if (!r.ok) addIssues(issues, `${base}stat`, r.issues);
   }
   let owner: CgroupOwner = NO_OWNER;
-  const cgroupText = file("cgroup");
+  const cgroupText = processFile(dir, base, "cgroup", unreadable);
   if (cgroupText !== undefined) {
+    evidence.cgroup = `${base}cgroup`;
     const r = parseCgroup(cgroupText);
     owner = r.value;
-    if (!r.ok) addIssues(issues, `${base}/cgroup`, r.issues);
+    if (!r.ok) addIssues(issues, `${base}cgroup`, r.issues);
   }
-  const cmdlineText = file("cmdline");
+  const cmdlineText = processFile(dir, base, "cmdline", unreadable);
+  if (cmdlineText !== undefined) evidence.cmdline = `${base}cmdline`;
 
   let mntNs: number | null = null;
-  const nsPath = `${base}/ns/mnt`;
   const nsTarget = dir.link("ns/mnt");
   if (nsTarget === undefined) {
     const why = dir.unreadable("ns/mnt", "link");
-    if (why) unreadable.push({ path: nsPath, why });
+    if (why) unreadable.push({ path: `${base}ns/mnt`, why });
   } else {
     const ns = parseNsLink(nsTarget);
     if (ns?.type === "mnt") {
       mntNs = ns.inode;
-      evidence.mntNs = nsPath;
+      evidence.mntNs = `${base}ns/mnt`;
     } else {
       issues.add("invalid_field", `ns/mnt target ${JSON.stringify(nsTarget)} is not mnt:[N]`, undefined, [
-        nsPath,
+        `${base}ns/mnt`,
       ]);
     }
   }
 
   const vfioFds: VfioFd[] = [];
   const nsFds: NsFd[] = [];
-  const fdDir = `${base}/fd`;
+  const fdDir = `${base}fd/`;
   // As dir.list("fd") and dir.capped("fd"), with literal keys (no `fd/` built per process).
   const fdList = dir.entry("fd/");
   if (fdList?.kind !== "dir") {
     const why = dir.unreadable("fd", "dir");
-    if (why) unreadable.push({ path: `${fdDir}/`, why });
+    if (why) unreadable.push({ path: fdDir, why });
   } else {
-    evidence.fd = `${fdDir}/`;
+    evidence.fd = fdDir;
     const atFd = dir.entry("fd") ?? fdList;
     if ((atFd.kind === "file" || atFd.kind === "dir") && atFd.capped === true) {
-      unreadable.push({ path: `${fdDir}/`, why: { reason: "capped" } });
+      unreadable.push({ path: fdDir, why: { reason: "capped" } });
     }
     for (const name of fdList.names) {
       const fd = readDecimal(name, 0, name.length);
       if (fd < 0) continue;
       const below = `fd/${name}`;
-      const path = `${fdDir}/${name}`;
+      const path = fdDir + name;
       // The shipper keeps only the fd links that matter (vfio, mnt namespaces): absent ones are not gaps.
       const target = dir.link(below);
       if (target === undefined) {
