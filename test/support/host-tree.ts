@@ -974,7 +974,7 @@ export function kubernetesNodeHost(opts: { pods?: number; disks?: number; vms?: 
       utime: 300 + p,
     });
     const sliceOf = (c: string) =>
-      `0::${KUBEPODS}/kubepods-burstable-pod${uid.replaceAll("-", "_")}.slice/cri-containerd-${hexId(c)}.scope\n`;
+      `${KUBEPODS}/kubepods-burstable-pod${uid.replaceAll("-", "_")}.slice/cri-containerd-${hexId(c)}.scope\n`;
     // The pause container: its own namespace with the sandbox's mounts only.
     const pauseNs = ns++;
     spec.mountNamespaces[pauseNs] = runcContainerMounts({
