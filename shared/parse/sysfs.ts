@@ -4,7 +4,7 @@
  * Every fact carries the evidence path it came from; a read that failed or timed out is "unknown",
  * never "false" or "absent".
  */
-import { basename, type EvidenceReader, type Unreadable } from "./evidence.js";
+import { basename, dirKey, type EvidenceReader, type Unreadable } from "./evidence.js";
 import { IssueList, type ParseResult, result } from "./result.js";
 import {
   type BlockDeviceKind,
@@ -205,22 +205,23 @@ function describeUnknown(why: SysfsUnknownReason): string {
 
 /**
  * Names of the facts among `fields` of `entity` whose read failed, timed out, was cut or held an invalid
- * value. Evidence that is absent from the bundle or ENOENT (an optional file this kernel lacks) leaves a
- * fact unknown without listing it: nothing went wrong reading it.
+ * value, pushed onto `into`: the entity's own `unreadable` array, so the entity is built as one literal
+ * (spreading it into a second one to add the list took readSysfs from ~0.12 to ~0.18 ms per snapshot
+ * in Node). Evidence that is absent from the bundle or ENOENT (an optional file this kernel lacks)
+ * leaves a fact unknown without listing it: nothing went wrong reading it.
  */
-function unreadableFields<K extends string>(
+function listUnreadable<K extends string>(
   entity: Readonly<Record<K, SysfsFact<unknown>>>,
   fields: readonly K[],
-): string[] {
-  const out: string[] = [];
+  into: string[],
+): void {
   for (const f of fields) {
     const fact = entity[f];
     if (fact.known) continue;
     const why = fact.why;
     if (why.reason === "absent" || (why.reason === "error" && why.code === "ENOENT")) continue;
-    out.push(f);
+    into.push(f);
   }
-  return out;
 }
 
 /** A name from a listing that can be appended to a path: no slash, not empty, not a dot entry. */
@@ -228,11 +229,27 @@ function isPlainName(name: string): boolean {
   return name !== "" && name !== "." && name !== ".." && !name.includes("/");
 }
 
+/**
+ * The listing's usable names, first occurrence kept. Most listings read per function are empty or
+ * hold one name (`nvme/`, `vfio-dev/`): those skip the Set and the two arrays it took.
+ */
 function uniquePlainNames(names: readonly string[]): string[] {
+  if (names.length === 0) return [];
+  if (names.length === 1) {
+    const only = names[0] as string;
+    return isPlainName(only) ? [only] : [];
+  }
   return [...new Set(names)].filter(isPlainName);
 }
 
-/** Reads facts through an EvidenceReader and records issues with the evidence key as the path. */
+/**
+ * Reads facts through an EvidenceReader and records issues with the evidence key as the path.
+ *
+ * Each read looks its entry up once and reads the kind, cap flag and content from it: asking the reader
+ * `unreadable`, `capped`, `value` and `entry` in turn looked the same freshly built path up four times
+ * (~1,400 lookups per snapshot; one each saves ~0.015 ms). The reader still decodes base64 and
+ * explains entries that are not of the wanted kind.
+ */
 class FactReader {
   constructor(
     readonly evidence: EvidenceReader,
@@ -244,16 +261,21 @@ class FactReader {
    * absence has a meaning), else unknown.
    */
   file<T>(path: string, parse: (v: string) => T | Invalid, whenEnoent?: { value: T }): SysfsFact<T> {
-    const why = this.evidence.unreadable(path, "file");
-    if (why) return this.unreadable(path, why, "file", whenEnoent);
-    if (this.evidence.capped(path)) {
+    const entry = this.evidence.entry(path);
+    if (entry?.kind !== "file") return this.notA(path, "file", whenEnoent);
+    if (entry.capped === true) {
       this.issues.add("truncated", "value cut by the size cap", undefined, [path]);
       return unknown({ reason: "capped" }, path);
     }
-    const raw = this.evidence.value(path) ?? "";
-    const entry = this.evidence.entry(path);
-    if (entry?.kind === "file" && entry.encoding === "base64" && raw.includes("\uFFFD")) {
-      this.issues.add("non_utf8", "bytes that are not UTF-8 were replaced", undefined, [path]);
+    let raw: string;
+    if (entry.encoding === "base64") {
+      raw = this.evidence.value(path) ?? "";
+      if (raw.includes("\uFFFD")) {
+        this.issues.add("non_utf8", "bytes that are not UTF-8 were replaced", undefined, [path]);
+      }
+    } else {
+      // EvidenceReader.value: the text without its trailing newline.
+      raw = entry.data.endsWith("\n") ? entry.data.slice(0, -1) : entry.data;
     }
     const value = parse(raw);
     if (value === INVALID) return this.invalid(path, raw);
@@ -262,24 +284,33 @@ class FactReader {
 
   /** A symlink's target parsed by `parse`; ENOENT becomes `whenEnoent` when given. */
   link<T>(path: string, parse: (target: string) => T | Invalid, whenEnoent?: { value: T }): SysfsFact<T> {
-    const why = this.evidence.unreadable(path, "link");
-    if (why) return this.unreadable(path, why, "link", whenEnoent);
-    const raw = this.evidence.link(path) ?? "";
-    const value = parse(raw);
-    if (value === INVALID) return this.invalid(path, raw);
+    const entry = this.evidence.entry(path);
+    if (entry?.kind !== "link") return this.notA(path, "link", whenEnoent);
+    const value = parse(entry.target);
+    if (value === INVALID) return this.invalid(path, entry.target);
     return known(value, path);
   }
 
   /** A directory listing (names deduplicated, unusable names dropped); a capped listing is unknown. */
   dir(path: string, whenEnoent?: { value: readonly string[] }): SysfsFact<readonly string[]> {
-    const key = path.endsWith("/") ? path : `${path}/`;
-    const why = this.evidence.unreadable(key, "dir");
-    if (why) return this.unreadable(key, why, "dir", whenEnoent);
-    if (this.evidence.capped(key)) {
+    const key = dirKey(path);
+    const entry = this.evidence.entry(key);
+    if (entry?.kind !== "dir") return this.notA(key, "dir", whenEnoent);
+    if (entry.capped === true) {
       this.issues.add("truncated", "listing cut by the entry cap", undefined, [key]);
       return unknown({ reason: "capped" }, key);
     }
-    return known(uniquePlainNames(this.evidence.list(key) ?? []), key);
+    return known(uniquePlainNames(entry.names), key);
+  }
+
+  /** The fact for `path` when it holds no evidence of the wanted kind. */
+  private notA<T>(
+    path: string,
+    want: "file" | "link" | "dir",
+    whenEnoent: { value: T } | undefined,
+  ): SysfsFact<T> {
+    const why = this.evidence.unreadable(path, want) ?? { reason: "absent" };
+    return this.unreadable(path, why, want, whenEnoent);
   }
 
   private unreadable<T>(
@@ -374,7 +405,8 @@ function readBlockDevices(facts: FactReader, listing: SysfsFact<readonly string[
     const source = `${SYSFS_PATHS.block}/${name}`;
     const target = facts.link(source, anyText);
     const parsed = target.known ? parseSysfsTarget(target.value) : null;
-    const device = {
+    const unreadable: string[] = [];
+    const device: SysfsBlockDevice = {
       name,
       source,
       target,
@@ -386,10 +418,14 @@ function readBlockDevices(facts: FactReader, listing: SysfsFact<readonly string[
       hidden: parsed?.hidden ?? nvmeNameShape(name) === "path",
       devt: facts.file(`${source}/dev`, devt),
       sizeSectors: facts.file(`${source}/size`, sectors),
-    } satisfies Omit<SysfsBlockDevice, "unreadable">;
-    return { ...device, unreadable: unreadableFields(device, ["target", "devt", "sizeSectors"]) };
+      unreadable,
+    };
+    listUnreadable(device, BLOCK_FACT_FIELDS, unreadable);
+    return device;
   });
 }
+
+const BLOCK_FACT_FIELDS = ["target", "devt", "sizeSectors"] as const;
 
 const PCI_FACT_FIELDS = [
   "target",
@@ -447,7 +483,8 @@ function readPciFunctions(
     const driver = facts.link(`${source}/driver`, driverName, NONE);
     const nvmeDir = facts.dir(`${source}/nvme`, EMPTY);
     const vfioDir = facts.dir(`${source}/vfio-dev`, noCdevWhenAbsent ? EMPTY : undefined);
-    const fn = {
+    const unreadable: string[] = [];
+    const fn: SysfsPciFunction = {
       bdf,
       source,
       target: facts.link(source, anyText),
@@ -472,8 +509,10 @@ function readPciFunctions(
         ? known(vfioDir.value.find(isVfioCdevName) ?? null, vfioDir.source)
         : // `vfio-dev/` exists only while a vfio driver (vfio-pci or a variant) is bound.
           inferFromDriver(vfioDir, driver, (d) => !d.includes("vfio"), null),
-    } satisfies Omit<SysfsPciFunction, "unreadable">;
-    out.push({ ...fn, unreadable: unreadableFields(fn, PCI_FACT_FIELDS) });
+      unreadable,
+    };
+    listUnreadable(fn, PCI_FACT_FIELDS, unreadable);
+    out.push(fn);
   }
   return out;
 }
@@ -517,7 +556,8 @@ function readNvmeControllers(
       ]);
     }
     const children = facts.dir(source);
-    const ctrl = {
+    const unreadable: string[] = [];
+    const ctrl: SysfsNvmeController = {
       name,
       source,
       target,
@@ -540,8 +580,10 @@ function readNvmeControllers(
             children.source,
           )
         : children,
-    } satisfies Omit<SysfsNvmeController, "unreadable">;
-    return { ...ctrl, unreadable: unreadableFields(ctrl, NVME_FACT_FIELDS) };
+      unreadable,
+    };
+    listUnreadable(ctrl, NVME_FACT_FIELDS, unreadable);
+    return ctrl;
   });
 }
 
