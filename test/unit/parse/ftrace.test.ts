@@ -907,6 +907,36 @@ describe("parsePerCpuStats", () => {
   it("ignores counters it does not know", () => {
     expect(issuesOf(parsePerCpuStats("entries: 1\nfuture counter: 9\n"))).toEqual([]);
   });
+
+  it("ignores keys that name Object.prototype members (no stray fields)", () => {
+    const r = parsePerCpuStats("constructor: 5\ntoString: 1\n__proto__: 3\nentries: 2\n");
+    expect(issuesOf(r)).toEqual([]);
+    expect(Object.keys(r.value)).toHaveLength(8);
+    expect(r.value.entries).toBe(2);
+  });
+
+  it("reads a value as a number exactly when it is digits with an optional fraction", () => {
+    for (const raw of [
+      "0",
+      "12",
+      "007",
+      "1.5",
+      "621.279842",
+      "1.",
+      ".5",
+      "1.2.3",
+      "+1",
+      "-1",
+      "1e3",
+      "0x1",
+      "1 2",
+      "",
+      "١٢",
+    ]) {
+      const v = parsePerCpuStats(`now ts: ${raw}\n`).value.nowTs;
+      expect([raw, v]).toEqual([raw, /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : null]);
+    }
+  });
 });
 
 describe("parseFtraceFilter", () => {
@@ -1187,6 +1217,31 @@ describe("readTrace over bundle evidence", () => {
       "vfio_pci_probe [vfio_pci]",
       "nvme_reset_work [nvme]",
     ]);
+  });
+
+  it("takes CPU numbers from the per_cpu listing's cpuN names, else from the stats paths", () => {
+    const stats = (n: number): EvidenceEntry => ({ kind: "file", data: `entries: ${n}\n`, bytes: 11 });
+    const listed: Record<string, EvidenceEntry> = {
+      "sys/kernel/tracing/trace_clock": { kind: "file", data: "[local] global\n", bytes: 15 },
+      "sys/kernel/tracing/per_cpu/": {
+        kind: "dir",
+        names: ["cpu10", "cpu", "cpu2", "cpux", "cpu3a", "xcpu4", "cpu007", "CPU5", "cpu٣"],
+      },
+      "sys/kernel/tracing/per_cpu/cpu10/stats": stats(10),
+      "sys/kernel/tracing/per_cpu/cpu2/stats": stats(2),
+      "sys/kernel/tracing/per_cpu/cpu7/stats": stats(7),
+    };
+    expect(readTrace(new EvidenceReader(listed)).value?.perCpu.map((p) => p.cpu)).toEqual([2, 7, 10]);
+    const unlisted: Record<string, EvidenceEntry> = {
+      "sys/kernel/tracing/trace_clock": { kind: "file", data: "[local] global\n", bytes: 15 },
+      "sys/kernel/tracing/per_cpu/cpu4/stats": stats(4),
+      "sys/kernel/tracing/per_cpu/cpu1/stats": stats(1),
+      "sys/kernel/tracing/per_cpu/cpu/stats": stats(0),
+      "sys/kernel/tracing/per_cpu/cpu5/stats/x": stats(5),
+      "sys/kernel/tracing/per_cpu/cpu6/trace": stats(6),
+      "sys/kernel/tracing/per_cpu/stats": stats(8),
+    };
+    expect(readTrace(new EvidenceReader(unlisted)).value?.perCpu.map((p) => p.cpu)).toEqual([1, 4]);
   });
 
   it("prefers sys/kernel/tracing when both mounts were shipped", () => {
