@@ -239,7 +239,14 @@ const INTERN_MAX_CHARS = 64;
  * of them millions of times, and sharing one string per token keeps allocation (and GC) down.
  */
 class Interner {
-  private readonly slots: (string | undefined)[] = new Array(INTERN_SLOTS);
+  private readonly slots: (string | undefined)[];
+  private readonly mask: number;
+
+  /** `slots`: a power of two. */
+  constructor(slots: number) {
+    this.slots = new Array(slots);
+    this.mask = slots - 1;
+  }
 
   get(text: string, s: number, e: number): string {
     const len = e - s;
@@ -249,7 +256,7 @@ class Interner {
       (Math.imul(Math.imul(Math.imul(len, 31) + text.charCodeAt(s), 31) + text.charCodeAt(e - 1), 31) +
         text.charCodeAt(s + (len >> 1))) |
       0;
-    const slot = h & (INTERN_SLOTS - 1);
+    const slot = h & this.mask;
     const cached = this.slots[slot];
     const fresh = text.slice(s, e);
     if (cached !== undefined && cached === fresh) return cached;
@@ -441,17 +448,19 @@ class TraceBuilder {
     const slots = segmentSlots(text.length);
     this.tasks = new SegmentCache(slots);
     this.bodies = new SegmentCache(slots);
+    this.flags = new SegmentCache(Math.min(FLAG_SLOTS, slots));
+    this.strings = new Interner(internSlots(text.length));
   }
 
   /** The bytes the event-line scanners read (ascii.ts); parseLines moves it to each line. */
   readonly window: AsciiWindow;
   readonly issues = new IssueList();
-  readonly strings = new Interner();
+  readonly strings: Interner;
   readonly nextBracket = new NextChar("[");
   /** Task parts and function bodies seen before, by their text: ids into `table`. */
   readonly tasks: SegmentCache;
   readonly bodies: SegmentCache;
-  readonly flags = new SegmentCache(FLAG_SLOTS);
+  readonly flags: SegmentCache;
   readonly table = new EventTable();
   readonly lost: Mutable<TraceLostEvents>[] = [];
   readonly bufferStarted: TraceBufferStarted[] = [];
@@ -710,13 +719,24 @@ interface FunctionBody {
 /** CONFIG_NR_CPUS is at most 8192. */
 const MAX_CPU_ID = 8191;
 
-/** Cache slots for a text of `chars` characters: a power of two, small for small files. */
+/**
+ * Cache slots for a text of `chars` characters: a power of two, small for small files. A snapshot's
+ * trace is a few KB: fixed-size caches (8,192 interner slots, 64-slot segment caches of 128-byte keys)
+ * allocated ~90 KB per parse for two dozen lines, ~0.02 ms of readTrace with its GC share.
+ */
 function segmentSlots(chars: number): number {
-  let slots = 64;
+  let slots = 16;
   while (slots < 16384 && slots * 256 < chars) slots *= 2;
   return slots;
 }
 const FLAG_SLOTS = 64;
+
+/** Interner slots for a text of `chars` characters: INTERN_SLOTS from 512 KB up. */
+function internSlots(chars: number): number {
+  let slots = 256;
+  while (slots < INTERN_SLOTS && slots * 64 < chars) slots *= 2;
+  return slots;
+}
 
 /**
  * The common line shape: `<pad>comm-pid <pad>[(tgid) ][cpu] [flags ]ts: body`, with the task part and a
