@@ -717,6 +717,28 @@ describe("readMountNamespaces", () => {
     expect(r.value.namespaces[0]?.mountinfo?.evidencePath).toBe("proc/12/mountinfo");
   });
 
+  it("tries PID 1 first for the host, then its processes in order, then the pinned copy", () => {
+    const mi = fixture("synthetic/proc/daemonset-7b.mountinfo");
+    const hostNamespace = { mnt: `mnt:[${DAEMONSET}]`, source: "proc/1/ns/mnt", reason: "" };
+    const procs = (mountinfos: (EvidenceEntry | undefined)[]): Proc[] =>
+      [1, 20, 21].map((pid, i) => ({
+        pid,
+        comm: "a",
+        ns: link(`mnt:[${DAEMONSET}]`),
+        mountinfo: mountinfos[i],
+      }));
+    const pinned = { [pinnedMountinfoPath(DAEMONSET)]: file(mi) };
+    const used = (reader: EvidenceReader) =>
+      readMountNamespaces({ reader, hostNamespace }).value.namespaces[0]?.mountinfo?.evidencePath;
+    const capped = file(mi, true);
+    expect(used(bundle(procs([file(mi), file(mi), file(mi)]), pinned))).toBe("proc/1/mountinfo");
+    expect(used(bundle(procs([capped, file(mi), file(mi)]), pinned))).toBe("proc/20/mountinfo");
+    expect(used(bundle(procs([capped, undefined, file(mi)]), pinned))).toBe("proc/21/mountinfo");
+    expect(used(bundle(procs([capped, undefined, capped]), pinned))).toBe(pinnedMountinfoPath(DAEMONSET));
+    expect(used(bundle(procs([capped, undefined, capped])))).toBe("proc/1/mountinfo");
+    expect(used(bundle(procs([undefined, undefined, undefined])))).toBeUndefined();
+  });
+
   it("reports a capped mountinfo's cut line and the mounts whose parent is missing (a racing read)", () => {
     const mi = fixture("synthetic/proc/daemonset-7b.mountinfo").split("\n");
     // Line 3 read twice, the /var/lib/kubelet bind (1893) skipped, the last line cut by the cap.
