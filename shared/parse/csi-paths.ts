@@ -105,6 +105,18 @@ function pluginsCsi(t: Tail, i: number): boolean {
 }
 
 /**
+ * `path` holds `kubernetes.io/csi` or `kubernetes.io~csi`. Nearly every mount point has neither: one
+ * search for what they share costs half of one search for each.
+ */
+function mentionsCsi(path: string): boolean {
+  for (let i = path.indexOf("kubernetes.io"); i !== -1; i = path.indexOf("kubernetes.io", i + 13)) {
+    const c = path.charCodeAt(i + 13);
+    if ((c === 47 || c === 126) && path.startsWith("csi", i + 14)) return true;
+  }
+  return false;
+}
+
+/**
  * Classifies a mount point (unescaped) as a kubelet CSI staging, publish or raw-block path, or null.
  * One trailing slash is accepted; the kubelet root must be a non-empty absolute path.
  */
@@ -114,7 +126,7 @@ export function classifyKubeletPath(mountPoint: string): KubeletPath | null {
   // Every pattern below has `plugins/kubernetes.io/csi` or `kubernetes.io~csi`; most kubelet mounts
   // (projected tokens, secrets, config maps) have neither and need no splitting.
   if (path.charCodeAt(0) !== 47) return null;
-  if (path.indexOf("kubernetes.io/csi") === -1 && path.indexOf("kubernetes.io~csi") === -1) return null;
+  if (!mentionsCsi(path)) return null;
   const t = tailOf(path);
 
   const last = at(t, 0);

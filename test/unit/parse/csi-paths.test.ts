@@ -29,4 +29,15 @@ describe("classifyKubeletPath: the CSI markers", () => {
       classifyKubeletPath("/srv/plugins/kubernetes.io/csi/x/volumes/kubernetes.io~secret/tls"),
     ).toBeNull();
   });
+
+  it("finds the marker after an earlier kubernetes.io that is not one", () => {
+    expect(
+      classifyKubeletPath("/srv/kubernetes.io/kubelet/plugins/kubernetes.io/csi/pv/pvc-1/globalmount"),
+    ).toMatchObject({ kind: "staging", root: "/srv/kubernetes.io/kubelet", pv: "pvc-1" });
+    expect(
+      classifyKubeletPath(`/k/kubernetes.io~cs/kubelet/pods/${uid}/volumes/kubernetes.io~csi/pvc-2/mount`),
+    ).toMatchObject({ kind: "publish", root: "/k/kubernetes.io~cs/kubelet", pv: "pvc-2" });
+    expect(classifyKubeletPath("/var/lib/kubelet/kubernetes.io")).toBeNull();
+    expect(classifyKubeletPath("/var/lib/kubelet/kubernetes.io/cs")).toBeNull();
+  });
 });
