@@ -357,6 +357,11 @@ describe("parseMountinfo on damaged input", () => {
     ["25 1 2592 / / rw - ext4 /dev/x rw", "invalid_field", "bad major:minor"],
     ["25 1 259: / / rw - ext4 /dev/x rw", "invalid_field", "bad major:minor"],
     ["25 1 259:2 / / rw", "malformed_line", "fewer than 6 fields before the separator"],
+    // The long fields are searched in the text: a search past the line end must not read the next line.
+    ["25 1 259:2 /srv", "malformed_line", "fewer than 6 fields before the separator"],
+    ["25 1 259:2 /srv /mnt", "malformed_line", "fewer than 6 fields before the separator"],
+    ["25 1 259:2 / /mnt", "malformed_line", "fewer than 6 fields before the separator"],
+    ["25 1 259:2 / / rw\r", "malformed_line", "fewer than 6 fields before the separator"],
     ["25 1 259:2 / / rw shared:1 ext4 /dev/x rw", "missing", "no ` - ` separator"],
     ["25 1 259:2 / / rw - ext4 /dev/x", "malformed_line", "fewer than 3 fields after the separator"],
     ["25 1 259:2 / / rw shared:x - ext4 /dev/x rw", "invalid_field", "bad optional field shared:x"],
