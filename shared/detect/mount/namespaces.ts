@@ -55,16 +55,58 @@ export function stagingPathUnder(root: string, p: StagingPath): string {
   return `${root}/plugins/kubernetes.io/csi/${stagingKey(p)}/globalmount`;
 }
 
-/** Every staging mount listed by any namespace (host included, capped ones too), in namespace then line order. */
-export function stagingMounts(view: HostView): StagingMount[] {
+/** A mount whose mount point is a kubelet CSI path. */
+export interface KubeletMount {
+  readonly mount: Mount;
+  readonly path: KubeletPath;
+}
+
+/**
+ * The kubelet CSI mounts of each namespace, in line order, classified once per view: the mount
+ * detectors each classified every mount point of every namespace again (the bench's busy node has 52
+ * namespaces, 1,330 mounts, 40 kubelet CSI paths; sharing this took orphan-globalmount from 0.097 to
+ * 0.021 ms per snapshot). Keyed by the view, which is not changed after buildHostView.
+ */
+const kubeletMountsByView = new WeakMap<HostView, ReadonlyMap<MountNamespace, readonly KubeletMount[]>>();
+
+function classifyMounts(ns: MountNamespace): KubeletMount[] {
+  const out: KubeletMount[] = [];
+  for (const mount of ns.mounts) {
+    const path = classifyKubeletPath(mount.mountPoint);
+    if (path) out.push({ mount, path });
+  }
+  return out;
+}
+
+/** The mounts of `ns` (one of the view's namespaces) whose mount points are kubelet CSI paths, in line order. */
+export function kubeletMounts(view: HostView, ns: MountNamespace): readonly KubeletMount[] {
+  let byNs = kubeletMountsByView.get(view);
+  if (!byNs) {
+    const m = new Map<MountNamespace, KubeletMount[]>();
+    for (const n of view.mounts.namespaces) m.set(n, classifyMounts(n));
+    kubeletMountsByView.set(view, m);
+    byNs = m;
+  }
+  return byNs.get(ns) ?? classifyMounts(ns);
+}
+
+const stagingByView = new WeakMap<HostView, readonly StagingMount[]>();
+
+/**
+ * Every staging mount listed by any namespace (host included, capped ones too), in namespace then line
+ * order. Kept per view: two detectors ask for it.
+ */
+export function stagingMounts(view: HostView): readonly StagingMount[] {
+  const known = stagingByView.get(view);
+  if (known) return known;
   const out: StagingMount[] = [];
   for (const ns of view.mounts.namespaces) {
     if (!hasMounts(ns)) continue;
-    for (const mount of ns.mounts) {
-      const path = classifyKubeletPath(mount.mountPoint);
-      if (path?.kind === "staging") out.push({ ns, mount, path, key: stagingKey(path) });
+    for (const { mount, path } of kubeletMounts(view, ns)) {
+      if (path.kind === "staging") out.push({ ns, mount, path, key: stagingKey(path) });
     }
   }
+  stagingByView.set(view, out);
   return out;
 }
 
@@ -95,10 +137,7 @@ export function kubeletRoots(view: HostView): string[] {
     const flag = rootDirFlag(p.cmdline ?? []);
     if (flag?.startsWith("/")) roots.add(withoutTrailingSlash(flag));
   }
-  for (const m of host?.mounts ?? []) {
-    const k = classifyKubeletPath(m.mountPoint);
-    if (k) roots.add(k.root);
-  }
+  for (const { path } of host ? kubeletMounts(view, host) : []) roots.add(path.root);
   if (roots.size === 0) roots.add(DEFAULT_KUBELET_ROOT);
   return [...roots].sort();
 }
@@ -132,9 +171,16 @@ export function hostRootFor(seen: string, roots: readonly string[]): string {
   return roots.length === 1 ? (roots[0] ?? seen) : seen;
 }
 
-/** Processes by pid. */
+const processesByView = new WeakMap<HostView, ReadonlyMap<number, Process>>();
+
+/** Processes by pid; kept per view, as three callers ask for it (0.02 ms per snapshot on the bench node). */
 export function processIndex(view: HostView): ReadonlyMap<number, Process> {
-  return new Map(view.processes.processes.map((p) => [p.pid, p]));
+  let procs = processesByView.get(view);
+  if (!procs) {
+    procs = new Map(view.processes.processes.map((p) => [p.pid, p]));
+    processesByView.set(view, procs);
+  }
+  return procs;
 }
 
 /** `pid 77102 node-agent (pod <uid>, container <12 hex>)`. */

@@ -6,7 +6,6 @@
  * namespace is `globalmount-held-foreign-ns`'s episode (one root cause, one episode).
  */
 import type { StoredEvent } from "../../db/events.js";
-import { classifyKubeletPath } from "../../parse/csi-paths.js";
 import type { MountNamespace } from "../../parse/proc.js";
 import type { HostView } from "../../view/host-view.js";
 import { type AttachmentState, attachmentsAt } from "../attachments.js";
@@ -16,6 +15,7 @@ import { attachmentOf, describeDisk, detachOf, deviceFact, resolveDisk } from ".
 import {
   eventItem,
   isScanned,
+  kubeletMounts,
   kubeletNamespaces,
   mountFact,
   nsName,
@@ -50,10 +50,10 @@ interface Context {
   readonly staging: readonly StagingMount[];
 }
 
-function publishCounts(ns: MountNamespace): Map<string, number> {
+function publishCounts(view: HostView, ns: MountNamespace): Map<string, number> {
   const out = new Map<string, number>();
-  for (const m of ns.mounts) {
-    if (classifyKubeletPath(m.mountPoint)?.kind === "publish") out.set(m.devt, (out.get(m.devt) ?? 0) + 1);
+  for (const { mount, path } of kubeletMounts(view, ns)) {
+    if (path.kind === "publish") out.set(mount.devt, (out.get(mount.devt) ?? 0) + 1);
   }
   return out;
 }
@@ -170,7 +170,7 @@ export function detectOrphanGlobalmount(args: {
     (s) => isScanned(s.ns) && (s.ns.isHost || (s.ns.inode !== null && ownKubelet.has(s.ns.inode))),
   );
   const publishes = new Map<MountNamespace, Map<string, number>>();
-  for (const s of staging) if (!publishes.has(s.ns)) publishes.set(s.ns, publishCounts(s.ns));
+  for (const s of staging) if (!publishes.has(s.ns)) publishes.set(s.ns, publishCounts(view, s.ns));
   const ctx: Context = {
     view,
     attachments: attachmentsAt(args.events, view.capturedAtMs),
