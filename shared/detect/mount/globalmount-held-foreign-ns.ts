@@ -6,7 +6,7 @@
 import type { StoredEvent } from "../../db/events.js";
 import { classifyKubeletPath } from "../../parse/csi-paths.js";
 import type { Mount } from "../../parse/mountinfo.js";
-import type { MountNamespace, Process } from "../../parse/proc.js";
+import type { MountNamespace } from "../../parse/proc.js";
 import type { HostView } from "../../view/host-view.js";
 import { type AttachmentState, attachmentsAt } from "../attachments.js";
 import type { Detector, DetectorRun, EvidenceItem, Verdict } from "../types.js";
@@ -128,7 +128,6 @@ function findHoldings(view: HostView, host: MountNamespace): { holdings: Holding
 interface Context {
   readonly view: HostView;
   readonly host: MountNamespace;
-  readonly procs: ReadonlyMap<number, Process>;
   readonly removal: RemovalRule;
   readonly attachments: AttachmentState;
   readonly unseen: readonly string[];
@@ -241,7 +240,8 @@ function diskSentence(ctx: Context, disk: DiskState): { text: string | null; eve
 }
 
 function holdingVerdict(ctx: Context, h: Holding): Verdict {
-  const { view, host, procs } = ctx;
+  const { view, host } = ctx;
+  const procs = processIndex(view);
   const entries = [...h.staging.map((s) => s.mount), ...h.copies];
   const primary = entries[0];
   if (!primary) throw new Error("a holding without a mount");
@@ -384,7 +384,6 @@ export function detectGlobalmountHeldForeignNs(args: {
   const ctx: Context = {
     view,
     host,
-    procs: processIndex(view),
     removal: removalRule(view),
     attachments: attachmentsAt(args.events, view.capturedAtMs),
     unseen: unseenNamespaces(view),

@@ -335,14 +335,14 @@ export function detectVfioHeldByDeadProcess(args: {
       ? [`the process listing was ${view.processes.listing}: other holders may be unseen`]
       : []),
   ];
-  const procs = processIndex(view);
   const verdicts: Verdict[] = [];
   const met = new Set<string>();
   for (const h of holdings) {
     const esc = escalations(view, h.members, h.process);
     const j = judge(h, pods, esc.length > 0);
     met.add(`${h.label}|pid ${h.process.pid}|${h.process.startTimeTicks ?? "?"}`);
-    if (j.problems.length > 0) verdicts.push(verdictOf(view, procs, h, j, esc, args.events, extraBlind));
+    if (j.problems.length > 0)
+      verdicts.push(verdictOf(view, processIndex(view), h, j, esc, args.events, extraBlind));
   }
 
   return {
@@ -350,7 +350,7 @@ export function detectVfioHeldByDeadProcess(args: {
     decided: decidedBy(met, (subject) => {
       const s = parseSubject(subject);
       if (!s) return false;
-      const p = procs.get(s.pid);
+      const p = processIndex(view).get(s.pid);
       // Gone, or the pid now names another process: the holder no longer exists.
       if (!p || String(p.startTimeTicks ?? "?") !== s.start) return view.processes.listing === "complete";
       // Still there: decided when its fds and state were read (it then no longer holds, or holds healthily).
