@@ -61,7 +61,6 @@ function rootWithin(root: string, within: string): boolean {
 }
 
 function findHoldings(view: HostView, host: MountNamespace): { holdings: Holding[]; unnamed: string[] } {
-  const roots = kubeletRoots(view);
   const all = stagingMounts(view);
   const hostByKey = new Map<string, StagingMount[]>();
   for (const s of all) {
@@ -70,7 +69,6 @@ function findHoldings(view: HostView, host: MountNamespace): { holdings: Holding
     if (list) list.push(s);
     else hostByKey.set(s.key, [s]);
   }
-  const ownKubelet = kubeletNamespaces(view);
   const holdings = new Map<string, Holding>();
   const holdingOf = (ns: Holding["ns"], hostPath: string, restaged: StagingMount[]): Holding => {
     const key = `${hostPath}|${nsName(ns.inode)}`;
@@ -90,7 +88,9 @@ function findHoldings(view: HostView, host: MountNamespace): { holdings: Holding
     // Still mounted on the host: a legitimate user (`master:N` of the host's `shared:N`), or a copy that
     // has not leaked yet. Compared by staging key, so the root the container sees it under does not matter.
     if (onHost.some((h) => sameFs(h.mount, s.mount))) continue;
-    const hostPath = onHost[0]?.mount.mountPoint ?? stagingPathUnder(hostRootFor(s.path.root, roots), s.path);
+    // Kubelet roots and namespaces walk every process: asked for here, only for a leaked staging mount.
+    const hostPath =
+      onHost[0]?.mount.mountPoint ?? stagingPathUnder(hostRootFor(s.path.root, kubeletRoots(view)), s.path);
     const { inode } = s.ns;
     if (inode === null) {
       unnamed.push(
@@ -98,7 +98,7 @@ function findHoldings(view: HostView, host: MountNamespace): { holdings: Holding
       );
       continue;
     }
-    if (ownKubelet.has(inode)) continue;
+    if (kubeletNamespaces(view).has(inode)) continue;
     holdingOf({ ...s.ns, inode }, hostPath, onHost).staging.push(s);
     if (s.mount.major !== 0) {
       const known = leaked.get(s.mount.devt);
@@ -114,7 +114,7 @@ function findHoldings(view: HostView, host: MountNamespace): { holdings: Holding
   const hostDevts = new Set(host.mounts.map((m) => m.devt));
   for (const ns of view.mounts.namespaces) {
     const { inode } = ns;
-    if (ns.isHost || inode === null || !hasMounts(ns) || ownKubelet.has(inode)) continue;
+    if (ns.isHost || inode === null || !hasMounts(ns) || kubeletNamespaces(view).has(inode)) continue;
     for (const m of ns.mounts) {
       const fs = leaked.get(m.devt);
       if (!fs || hostDevts.has(m.devt) || !rootWithin(m.root, fs.root)) continue;
@@ -381,6 +381,9 @@ export function detectGlobalmountHeldForeignNs(args: {
   // Absence from the host is the whole finding: without the host's full mount table nothing is decided.
   if (!host || !isScanned(host)) return { verdicts: [], decided: new Set() };
   const { holdings, unnamed } = findHoldings(view, host);
+  // What the verdicts explain (removal rule, events, unseen namespaces) is not needed without one.
+  if (holdings.length === 0)
+    return { verdicts: [], decided: decidedByNamespace({ view, met: [], isScanned }) };
   const ctx: Context = {
     view,
     host,

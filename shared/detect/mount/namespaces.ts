@@ -55,6 +55,20 @@ export function stagingPathUnder(root: string, p: StagingPath): string {
   return `${root}/plugins/kubernetes.io/csi/${stagingKey(p)}/globalmount`;
 }
 
+/**
+ * `compute`, run once per view and kept: several detectors ask the same of one view, and the view is
+ * not changed after buildHostView.
+ */
+function perView<T>(compute: (view: HostView) => T): (view: HostView) => T {
+  const kept = new WeakMap<HostView, T>();
+  return (view) => {
+    if (kept.has(view)) return kept.get(view) as T;
+    const value = compute(view);
+    kept.set(view, value);
+    return value;
+  };
+}
+
 /** A mount whose mount point is a kubelet CSI path. */
 export interface KubeletMount {
   readonly mount: Mount;
@@ -65,9 +79,11 @@ export interface KubeletMount {
  * The kubelet CSI mounts of each namespace, in line order, classified once per view: the mount
  * detectors each classified every mount point of every namespace again (the bench's busy node has 52
  * namespaces, 1,330 mounts, 40 kubelet CSI paths; sharing this took orphan-globalmount from 0.097 to
- * 0.021 ms per snapshot). Keyed by the view, which is not changed after buildHostView.
+ * 0.021 ms per snapshot).
  */
-const kubeletMountsByView = new WeakMap<HostView, ReadonlyMap<MountNamespace, readonly KubeletMount[]>>();
+const kubeletMountsByNs = perView(
+  (view) => new Map(view.mounts.namespaces.map((ns) => [ns, classifyMounts(ns)] as const)),
+);
 
 /** Every kubelet CSI path holds `kubernetes.io/csi` or `kubernetes.io~csi` (see classifyKubeletPath). */
 const MIN_KUBELET_PATH = "kubernetes.io/csi".length;
@@ -87,25 +103,14 @@ function classifyMounts(ns: MountNamespace): KubeletMount[] {
 
 /** The mounts of `ns` (one of the view's namespaces) whose mount points are kubelet CSI paths, in line order. */
 export function kubeletMounts(view: HostView, ns: MountNamespace): readonly KubeletMount[] {
-  let byNs = kubeletMountsByView.get(view);
-  if (!byNs) {
-    const m = new Map<MountNamespace, KubeletMount[]>();
-    for (const n of view.mounts.namespaces) m.set(n, classifyMounts(n));
-    kubeletMountsByView.set(view, m);
-    byNs = m;
-  }
-  return byNs.get(ns) ?? classifyMounts(ns);
+  return kubeletMountsByNs(view).get(ns) ?? classifyMounts(ns);
 }
-
-const stagingByView = new WeakMap<HostView, readonly StagingMount[]>();
 
 /**
  * Every staging mount listed by any namespace (host included, capped ones too), in namespace then line
  * order. Kept per view: two detectors ask for it.
  */
-export function stagingMounts(view: HostView): readonly StagingMount[] {
-  const known = stagingByView.get(view);
-  if (known) return known;
+export const stagingMounts = perView((view): readonly StagingMount[] => {
   const out: StagingMount[] = [];
   for (const ns of view.mounts.namespaces) {
     if (!hasMounts(ns)) continue;
@@ -113,9 +118,8 @@ export function stagingMounts(view: HostView): readonly StagingMount[] {
       if (path.kind === "staging") out.push({ ns, mount, path, key: stagingKey(path) });
     }
   }
-  stagingByView.set(view, out);
   return out;
-}
+});
 
 /** `--root-dir=X` or `--root-dir X` from a kubelet command line. */
 function rootDirFlag(argv: readonly string[]): string | null {
@@ -134,9 +138,9 @@ function withoutTrailingSlash(path: string): string {
 /**
  * The host's kubelet root dirs: the kubelet's `--root-dir`, and the roots of kubelet paths mounted in
  * the host namespace (reference §9.1: never hard-code `/var/lib/kubelet`); the default only when
- * nothing names one.
+ * nothing names one. Kept per view, like the other walks of every process here.
  */
-export function kubeletRoots(view: HostView): string[] {
+export const kubeletRoots = perView((view): readonly string[] => {
   const roots = new Set<string>();
   const host = view.hostNamespace;
   for (const p of view.processes.processes) {
@@ -147,18 +151,18 @@ export function kubeletRoots(view: HostView): string[] {
   for (const { path } of host ? kubeletMounts(view, host) : []) roots.add(path.root);
   if (roots.size === 0) roots.add(DEFAULT_KUBELET_ROOT);
   return [...roots].sort();
-}
+});
 
 /**
  * Non-host namespaces running their own kubelet (a containerized kubelet, a nested node such as kind):
  * their staging mounts are that kubelet's own, not copies leaked from the host.
  */
-export function kubeletNamespaces(view: HostView): Set<number> {
+export const kubeletNamespaces = perView((view): ReadonlySet<number> => {
   const out = new Set<number>();
   for (const p of view.processes.processes) if (p.comm === "kubelet" && p.mntNs !== null) out.add(p.mntNs);
   if (view.hostNamespace?.inode != null) out.delete(view.hostNamespace.inode);
   return out;
-}
+});
 
 /**
  * The host kubelet root behind a root seen inside a container: the same path, a host root it ends with
@@ -178,20 +182,13 @@ export function hostRootFor(seen: string, roots: readonly string[]): string {
   return roots.length === 1 ? (roots[0] ?? seen) : seen;
 }
 
-const processesByView = new WeakMap<HostView, ReadonlyMap<number, Process>>();
-
 /**
  * Processes by pid; kept per view, as three detectors ask for it. Callers ask only when they name a
  * process, so a snapshot with no finding never builds it (0.03 ms per snapshot on the bench node).
  */
-export function processIndex(view: HostView): ReadonlyMap<number, Process> {
-  let procs = processesByView.get(view);
-  if (!procs) {
-    procs = new Map(view.processes.processes.map((p) => [p.pid, p]));
-    processesByView.set(view, procs);
-  }
-  return procs;
-}
+export const processIndex = perView(
+  (view): ReadonlyMap<number, Process> => new Map(view.processes.processes.map((p) => [p.pid, p])),
+);
 
 /** `pid 77102 node-agent (pod <uid>, container <12 hex>)`. */
 export function describeProcess(p: Process): string {
