@@ -10,7 +10,8 @@
  * 1% on this machine.
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { SourceMap } from "node:module";
+import { SourceMap, type SourceMapping } from "node:module";
+import { basename } from "node:path";
 
 interface ProfileNode {
   id: number;
@@ -82,14 +83,23 @@ async function connect(
 
 const NOT_JS = new Set(["(idle)", "(program)", "(garbage collector)", "(root)"]);
 
-/** `name file:line` of a frame, in the original sources when the bundle's source map is at hand. */
-function namer(sourceMap: SourceMap | undefined): (n: ProfileNode) => { name: string; file: string } {
+/**
+ * `name file:line` of a frame, in the original sources when the bundle's source map is at hand. Only
+ * the bundle's own frames go through its map: the runtime's modules (`node:zlib`,
+ * `cloudflare-internal:d1-api`) have line numbers of their own, which the map would misname.
+ */
+function namer(
+  sourceMap: SourceMap | undefined,
+  bundleFile: string | undefined,
+): (n: ProfileNode) => { name: string; file: string } {
   return (n) => {
     const cf = n.callFrame;
     const fn = cf.functionName || "(anonymous)";
     if (cf.url === "" || cf.lineNumber < 0) return { name: fn, file: fn.startsWith("(") ? fn : "(runtime)" };
-    const at = sourceMap?.findEntry(cf.lineNumber, cf.columnNumber ?? 0);
-    if (at === undefined || !("originalSource" in at))
+    const inBundle = bundleFile !== undefined && cf.url.split("/").pop() === bundleFile;
+    const entry = inBundle ? sourceMap?.findEntry(cf.lineNumber, cf.columnNumber ?? 0) : undefined;
+    const at = entry !== undefined && "originalSource" in entry ? (entry as SourceMapping) : undefined;
+    if (at === undefined)
       return { name: `${fn} ${cf.url.split("/").pop() ?? ""}:${cf.lineNumber + 1}`, file: cf.url };
     const source = at.originalSource.replace(/^(\.\.\/)+/, "");
     const file = source.includes("node_modules/") ? source.replace(/^.*node_modules\//, "") : source;
@@ -97,13 +107,17 @@ function namer(sourceMap: SourceMap | undefined): (n: ProfileNode) => { name: st
   };
 }
 
-function summarize(profile: CpuProfile, top: number, sourceMap?: SourceMap): WorkerCpu {
+function summarize(
+  profile: CpuProfile,
+  top: number,
+  sourceMap?: { map: SourceMap; bundleFile: string },
+): WorkerCpu {
   const sorted = [...profile.timeDeltas].sort((a, b) => a - b);
   const periodUs = sorted[Math.floor(sorted.length / 2)] ?? 0;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const label = namer(sourceMap);
+  const label = namer(sourceMap?.map, sourceMap?.bundleFile);
   const nameOf = (n: ProfileNode) => label(n).name;
   const self = new Map<string, number>();
   const byFile = new Map<string, number>();
@@ -168,7 +182,11 @@ export async function profileWorker(args: {
     const { profile } = (await client.call("Profiler.stop")) as { profile: CpuProfile };
     if (args.saveTo) writeFileSync(args.saveTo, JSON.stringify(profile));
     const map = args.sourceMapPath
-      ? new SourceMap(JSON.parse(readFileSync(args.sourceMapPath, "utf8")))
+      ? {
+          map: new SourceMap(JSON.parse(readFileSync(args.sourceMapPath, "utf8"))),
+          // `dist/worker.mjs.map` maps the frames of `worker.mjs`.
+          bundleFile: basename(args.sourceMapPath).replace(/\.map$/, ""),
+        }
       : undefined;
     return summarize(profile, args.top ?? 15, map);
   } finally {
