@@ -4,7 +4,7 @@
  * (reference/evidence-formats.md §7.3), which tell who holds a mount the host no longer has.
  */
 import { asciiBytes } from "./ascii.js";
-import { type CgroupOwner, parseCgroup } from "./cgroup.js";
+import { type CgroupInfo, type CgroupOwner, parseCgroup } from "./cgroup.js";
 import { EvidenceReader, type Unreadable } from "./evidence.js";
 import { type Mount, parseMountinfo, readDecimal } from "./mountinfo.js";
 import {
@@ -408,8 +408,19 @@ interface EvidencePaths {
   fd?: string;
 }
 
+/**
+ * The last cgroup file parsed and its result. Processes of one container, service or (`0::/`) the
+ * kernel share one file and mostly have neighbouring pids: 220 of the bench node's 306 files equal
+ * the one before, and reusing its parse cut readProcesses from 0.44 to 0.39 ms (a Map by text cost
+ * more than it saved: hashing the texts cost about as much as parsing them).
+ */
+interface LastCgroup {
+  text: string;
+  parsed: ParseResult<CgroupInfo> | null;
+}
+
 /** Reads one process from `dir`, the evidence under `proc/<pid>/` keyed below it. */
-function readProcess(dir: EvidenceReader, pid: number, issues: IssueList): Process {
+function readProcess(dir: EvidenceReader, pid: number, issues: IssueList, last: LastCgroup): Process {
   const base = `proc/${pid}/`;
   const evidence: EvidencePaths = {};
   const unreadable: { path: string; why: EvidenceGap }[] = [];
@@ -428,7 +439,12 @@ function readProcess(dir: EvidenceReader, pid: number, issues: IssueList): Proce
   const cgroupText = processFile(dir, base, "cgroup", unreadable);
   if (cgroupText !== undefined) {
     evidence.cgroup = `${base}cgroup`;
-    const r = parseCgroup(cgroupText);
+    let r = last.parsed;
+    if (r === null || cgroupText !== last.text) {
+      r = parseCgroup(cgroupText);
+      last.text = cgroupText;
+      last.parsed = r;
+    }
     owner = r.value;
     if (!r.ok) addIssues(issues, `${base}cgroup`, r.issues);
   }
@@ -521,8 +537,9 @@ export function readProcesses(reader: EvidenceReader): ParseResult<ProcessTable>
   const listed = reader.list("proc");
   const listing = listed === undefined ? "absent" : reader.capped("proc") ? "capped" : "complete";
   const dirs = reader.children("proc");
+  const last: LastCgroup = { text: "", parsed: null };
   const processes = pidsOf(reader, dirs).map((pid) =>
-    readProcess(dirs.get(String(pid)) ?? NO_EVIDENCE, pid, issues),
+    readProcess(dirs.get(String(pid)) ?? NO_EVIDENCE, pid, issues, last),
   );
   return result({ processes, listing }, issues.done());
 }

@@ -331,6 +331,41 @@ describe("readProcesses", () => {
     `);
   });
 
+  it("reads each process's own cgroup when neighbours share or nearly share one, and files a shared file's issues under each", () => {
+    const pod = (uid: string, id: string) =>
+      `0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${uid}.slice/cri-containerd-${id}.scope\n`;
+    const uidA = "aaaaaaaa_1111_2222_3333_444444444444";
+    const uidB = "bbbbbbbb_1111_2222_3333_444444444444";
+    const idA = "a".repeat(64);
+    const idB = "b".repeat(64);
+    const reader = new EvidenceReader({
+      "proc/1/cgroup": file(pod(uidA, idA)),
+      "proc/2/cgroup": file(pod(uidA, idA)),
+      "proc/3/cgroup": file(pod(uidB, idB)), // the same length as the one before
+      "proc/4/cgroup": file(pod(uidA, idA)),
+      "proc/5/cgroup": file("0::/\n"),
+      "proc/6/cgroup": file("junk\n0::/\n"),
+      "proc/7/cgroup": file("junk\n0::/\n"),
+    });
+    const r = readProcesses(reader);
+    expect(
+      r.value.processes.map((p) => [p.pid, p.podUid?.slice(0, 8) ?? null, p.containerId?.[0] ?? null]),
+    ).toEqual([
+      [1, "aaaaaaaa", "a"],
+      [2, "aaaaaaaa", "a"],
+      [3, "bbbbbbbb", "b"],
+      [4, "aaaaaaaa", "a"],
+      [5, null, null],
+      [6, null, null],
+      [7, null, null],
+    ]);
+    expect(
+      issuesOf(r)
+        .filter((i) => i.code === "malformed_line")
+        .map((i) => i.path),
+    ).toEqual([["proc/6/cgroup"], ["proc/7/cgroup"]]);
+  });
+
   it("marks a capped fd listing as a gap: missing fds are unknown, not absent", () => {
     const reader = new EvidenceReader({
       "proc/9/fd/": { kind: "dir", names: ["0", "1"], capped: true },
