@@ -847,3 +847,58 @@ describe("bundle readers: properties", () => {
     );
   });
 });
+
+describe("readMountNamespaces: mount id checks", () => {
+  interface Line {
+    id: number;
+    parent: number;
+    root: boolean;
+  }
+  /** The §7.4 checks as first written, with a Set: what the byte-array marks must match. */
+  const expected = (path: string, lines: Line[]): string[] => {
+    const out: string[] = [];
+    const ids = new Set<number>();
+    lines.forEach((l, i) => {
+      if (ids.has(l.id)) out.push(`${path}:${i + 1} mount id ${l.id} listed twice`);
+      ids.add(l.id);
+    });
+    lines.forEach((l, i) => {
+      if (!l.root && !ids.has(l.parent)) out.push(`${path}:${i + 1} parent mount ${l.parent} is not listed`);
+    });
+    return out;
+  };
+  const mountinfo = (lines: Line[]) =>
+    file(
+      lines
+        .map((l, i) => `${l.id} ${l.parent} 0:${i} / ${l.root ? "/" : `/m${i}`} rw - tmpfs tmpfs rw\n`)
+        .join(""),
+    );
+  const idArb = fc.oneof(
+    fc.integer({ min: 0, max: 40 }),
+    fc.integer({ min: 2000, max: 2100 }),
+    fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+    fc.constantFrom(2 ** 31, 2 ** 40 + 1, 999_999_999_999_999),
+  );
+  const linesArb = fc.array(fc.record({ id: idArb, parent: idArb, root: fc.boolean() }), { maxLength: 40 });
+
+  it("reports the same duplicates and missing parents as a Set, for dense, sparse and huge ids", () => {
+    fc.assert(
+      fc.property(linesArb, linesArb, (a, b) => {
+        // Two namespaces read one after the other: the second must not see the first one's ids.
+        const reader = bundle([
+          { pid: 10, comm: "a", ns: link(`mnt:[${DAEMONSET}]`), mountinfo: mountinfo(a) },
+          { pid: 11, comm: "b", ns: link(`mnt:[${VMM}]`), mountinfo: mountinfo(b) },
+        ]);
+        const r = readMountNamespaces({
+          reader,
+          hostNamespace: { mnt: `mnt:[${DAEMONSET}]`, source: "proc/self/ns/mnt", reason: "" },
+        });
+        const got = issuesOf(r)
+          .filter((i) => i.code === "inconsistent")
+          .map((i) => `${i.path.join("/")}:${i.line} ${i.message}`);
+        expect(got).toEqual([...expected("proc/10/mountinfo", a), ...expected("proc/11/mountinfo", b)]);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
