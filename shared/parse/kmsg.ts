@@ -230,22 +230,31 @@ class DictCache {
 }
 
 /**
+ * About how many records a log of `chars` characters holds: a record (with its dictionary lines) is
+ * 60-100 characters. The columns' first chunks take this size, so a snapshot's log of a hundred
+ * records takes 128-value chunks, not 256, and a big one starts at full chunks.
+ */
+function recordsIn(chars: number): number {
+  return Math.ceil(chars / 64);
+}
+
+/**
  * The records of a kernel log, column by column. A log of tens of MB holds a record per line or two,
  * and an object and a string per record would cost most of the parse, while most readers need only a
  * few records: evidence overlays count them, kernelLogFacts keeps the ones that carry a fact. Records
  * are built when asked for, once each, so every reader sees the same objects.
  */
 class RecordTable {
-  private readonly lines = new Int32Column();
+  private readonly lines: Int32Column;
   /** /dev/kmsg sequence numbers; null for dmesg and journal text. */
   private readonly seqs: Float64Column | null;
   /** NaN when printed without a timestamp. */
-  private readonly stamps = new Float64Column();
+  private readonly stamps: Float64Column;
   /** prio + 1 (0 when not printed) in the low bits, and the ESCAPED and JOINED flags. */
-  private readonly meta = new Int32Column();
+  private readonly meta: Int32Column;
   /** The message is text[start, end) (unescaped when ESCAPED; whole in `joined` when JOINED). */
-  private readonly starts = new Int32Column();
-  private readonly ends = new Int32Column();
+  private readonly starts: Int32Column;
+  private readonly ends: Int32Column;
   /** Id into `dicts`, -1 for none; null for dmesg and journal text. */
   private readonly dictIds: Int32Column | null;
   private readonly dicts: Readonly<Record<string, string>>[] = [];
@@ -258,8 +267,14 @@ class RecordTable {
     private readonly text: string,
     kmsg: boolean,
   ) {
-    this.seqs = kmsg ? new Float64Column() : null;
-    this.dictIds = kmsg ? new Int32Column() : null;
+    const rows = recordsIn(text.length);
+    this.lines = new Int32Column(rows);
+    this.seqs = kmsg ? new Float64Column(rows) : null;
+    this.stamps = new Float64Column(rows);
+    this.meta = new Int32Column(rows);
+    this.starts = new Int32Column(rows);
+    this.ends = new Int32Column(rows);
+    this.dictIds = kmsg ? new Int32Column(rows) : null;
   }
 
   get count(): number {

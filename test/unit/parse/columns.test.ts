@@ -33,6 +33,54 @@ describe("Int32Column", () => {
   });
 });
 
+describe("columns sized by an expected count", () => {
+  it.each([0, 1, 15, 16, 17, 100, 5_000, 16_384, 1_000_000])(
+    "keeps 40,000 values of a column that expected %i",
+    (expected) => {
+      const ints = new Int32Column(expected);
+      const floats = new Float64Column(expected);
+      for (let i = 0; i < 40_000; i++) {
+        ints.push(i - 5);
+        floats.push(i / 4);
+      }
+      const wrong: number[] = [];
+      for (let i = 0; i < 40_000; i++) if (ints.at(i) !== i - 5 || floats.at(i) !== i / 4) wrong.push(i);
+      expect(wrong).toEqual([]);
+      expect([ints.length, floats.length, ints.at(40_000), floats.at(40_000)]).toEqual([
+        40_000, 40_000, 0, 0,
+      ]);
+    },
+  );
+
+  it("keeps many small columns apart, across several shared slabs", () => {
+    // Interleaved pushes: each column's chunks are cut from the same slabs as its neighbours'.
+    const ints = Array.from({ length: 300 }, (_, c) => new Int32Column(c % 50));
+    const floats = Array.from({ length: 300 }, (_, c) => new Float64Column(c % 70));
+    for (let i = 0; i < 600; i++) {
+      for (let c = 0; c < 300; c++) {
+        ints[c]?.push(c * 1000 + i);
+        floats[c]?.push(c + i / 1024);
+      }
+    }
+    const wrong: string[] = [];
+    for (let c = 0; c < 300; c++) {
+      for (let i = 0; i < 600; i++) {
+        if (ints[c]?.at(i) !== c * 1000 + i) wrong.push(`int ${c}/${i}`);
+        if (floats[c]?.at(i) !== c + i / 1024) wrong.push(`float ${c}/${i}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it("starts a new column at zero past its length", () => {
+    const col = new Int32Column(16);
+    expect([col.length, col.at(0), col.at(15)]).toEqual([0, 0, 0]);
+    col.push(7);
+    col.set(0, 9);
+    expect([col.at(0), col.at(1)]).toEqual([9, 0]);
+  });
+});
+
 describe("Float64Column", () => {
   it.each(LENGTHS)("keeps every value of %i pushes at its index, and 0 past the end", (n) => {
     const col = new Float64Column();

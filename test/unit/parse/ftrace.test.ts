@@ -828,6 +828,22 @@ describe("parseTrace on large traces and non-ASCII text", () => {
       eventCount: 0,
     });
   });
+
+  it("finds each CPU's first event for CPU numbers past the first 64 and past CONFIG_NR_CPUS", () => {
+    const cpus = [3, 64, 63, 200, 3, 8191, 64, 9000, 200, 9000, 4095];
+    const text = cpus
+      .map(
+        (cpu, i) =>
+          `          <idle>-0       [${String(cpu).padStart(3, "0")}] ..... ${100 + i}.000001: f <-g`,
+      )
+      .join("\n");
+    const r = parseTrace(`${text}\n`).value;
+    expect(r.eventCount).toBe(cpus.length);
+    expect(r.firstTsByCpu.map((f) => f.cpu)).toEqual([3, 64, 63, 200, 8191, 9000, 4095]);
+    expect(r.firstTsByCpu.map((f) => f.ts)).toEqual([
+      100.000001, 101.000001, 102.000001, 103.000001, 105.000001, 107.000001, 110.000001,
+    ]);
+  });
 });
 
 describe("parseTraceClock", () => {
