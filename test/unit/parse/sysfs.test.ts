@@ -577,6 +577,17 @@ describe("readSysfs fact semantics", () => {
     expect(r.value.nvmeControllers.map((c) => c.name)).toEqual(["nvme0", "nvme2"]);
   });
 
+  it.each([
+    ["sorted", ["nvme0", "nvme2"], ["nvme0", "nvme2"]],
+    ["unsorted", ["nvme2", "nvme0"], ["nvme2", "nvme0"]],
+    ["with duplicates, first occurrence kept", ["nvme2", "nvme0", "nvme2", "nvme0"], ["nvme2", "nvme0"]],
+    ["sorted with a repeat", ["nvme0", "nvme0", "nvme2"], ["nvme0", "nvme2"]],
+    ["with unusable names", ["", ".", "..", "a/b", "nvme0", "nvme2"], ["nvme0", "nvme2"]],
+  ])("reads a %s listing's usable names once each, in its order", (_title, names, want) => {
+    const r = read(reference({ "sys/class/nvme/": dir(names) }));
+    expect(r.value.nvmeControllers.map((c) => c.name)).toEqual(want);
+  });
+
   it("reads a controller from the PCI function's nvme/ when /sys/class/nvme lacks it", () => {
     const r = read(
       reference({
