@@ -11,6 +11,8 @@
  * and two kinds of numbers, and V8 would compile it for all of them on every parse's hot path.
  */
 
+import { zeroedFloat64, zeroedInt32 } from "./slab.js";
+
 const CHUNK_SHIFT = 14;
 /** Values per full chunk. */
 const CHUNK = 1 << CHUNK_SHIFT;
@@ -30,41 +32,6 @@ function firstCapacity(expected: number): number {
   return capacity;
 }
 
-/** Bytes of a slab that small chunks are cut from (256 KB). */
-const SLAB_BYTES = 1 << 18;
-/** Largest chunk cut from a slab (16 KB): bigger ones are allocated on their own. */
-const SLAB_MAX_BYTES = 1 << 14;
-let slab = new ArrayBuffer(0);
-let slabUsed = 0;
-
-/**
- * The byte offset in `slab` of `bytes` zeroed bytes (never reused, so still zero), or -1 for a chunk
- * too big for a slab. A typed array of its own is an off-heap allocation with a fixed cost (~0.3 us
- * in Node), and a snapshot's trace and kernel log made 14 first chunks that way. `bytes` is a
- * multiple of 8 (a power of two >= MIN_FIRST values), so every cut is aligned for a Float64Array. A
- * slab lives while any column cut from it does.
- */
-function cut(bytes: number): number {
-  if (bytes > SLAB_MAX_BYTES) return -1;
-  if (slabUsed + bytes > slab.byteLength) {
-    slab = new ArrayBuffer(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  const at = slabUsed;
-  slabUsed += bytes;
-  return at;
-}
-
-function newInt32(values: number): Int32Array {
-  const at = cut(values * 4);
-  return at === -1 ? new Int32Array(values) : new Int32Array(slab, at, values);
-}
-
-function newFloat64(values: number): Float64Array {
-  const at = cut(values * 8);
-  return at === -1 ? new Float64Array(values) : new Float64Array(slab, at, values);
-}
-
 export class Int32Column {
   length = 0;
   /** Values the chunks hold: push grows them when `length` reaches it. */
@@ -75,7 +42,7 @@ export class Int32Column {
   /** `expected`: about how many values the column will hold, to size its first chunk. */
   constructor(expected = FIRST) {
     this.capacity = firstCapacity(expected);
-    this.last = newInt32(this.capacity);
+    this.last = zeroedInt32(this.capacity);
     this.chunks.push(this.last);
   }
 
@@ -88,7 +55,7 @@ export class Int32Column {
   private grow(): void {
     if (this.capacity < CHUNK) {
       // Still the first chunk: index i stays at chunk 0, slot i.
-      const bigger = newInt32(this.capacity * 2);
+      const bigger = zeroedInt32(this.capacity * 2);
       bigger.set(this.last);
       this.last = bigger;
       this.chunks[0] = bigger;
@@ -122,7 +89,7 @@ export class Float64Column {
   /** `expected`: about how many values the column will hold, to size its first chunk. */
   constructor(expected = FIRST) {
     this.capacity = firstCapacity(expected);
-    this.last = newFloat64(this.capacity);
+    this.last = zeroedFloat64(this.capacity);
     this.chunks.push(this.last);
   }
 
@@ -135,7 +102,7 @@ export class Float64Column {
   private grow(): void {
     if (this.capacity < CHUNK) {
       // Still the first chunk: index i stays at chunk 0, slot i.
-      const bigger = newFloat64(this.capacity * 2);
+      const bigger = zeroedFloat64(this.capacity * 2);
       bigger.set(this.last);
       this.last = bigger;
       this.chunks[0] = bigger;

@@ -5,33 +5,12 @@
  * parse garbage collection and fresh memory (bench/parsers/).
  */
 
+import { zeroedInt32 } from "./slab.js";
+
 /** Most rows per chunk: chunks stay small enough for the allocator to recycle. */
 const CHUNK_SHIFT = 10;
 const CHUNK_ROWS = 1 << CHUNK_SHIFT;
 const CHUNK_MASK = CHUNK_ROWS - 1;
-
-/** Int32 slots of a slab (256 KB). */
-const SLAB_SLOTS = 1 << 16;
-/** Largest chunk cut from a slab: bigger ones are allocated on their own. */
-const SLAB_MAX_CHUNK = SLAB_SLOTS >>> 4;
-let slab = new Int32Array(0);
-let slabUsed = 0;
-
-/**
- * A zeroed chunk of `slots` slots. Small ones are cut from a shared slab (never reused, so still zero):
- * an Int32Array of its own is an off-heap allocation with a fixed cost, a tenth of the parse of a
- * snapshot's 52 small mountinfo files (0.03 of 0.30 ms). A slab lives while any table cut from it does.
- */
-function newChunk(slots: number): Int32Array {
-  if (slots > SLAB_MAX_CHUNK) return new Int32Array(slots);
-  if (slabUsed + slots > slab.length) {
-    slab = new Int32Array(SLAB_SLOTS);
-    slabUsed = 0;
-  }
-  const chunk = slab.subarray(slabUsed, slabUsed + slots);
-  slabUsed += slots;
-  return chunk;
-}
 
 export class RowTable {
   readonly chunks: Int32Array[] = [];
@@ -55,7 +34,7 @@ export class RowTable {
     const need = ((row & CHUNK_MASK) + 1) * this.stride;
     if (have && have.length >= need) return have;
     const rows = at > 0 ? CHUNK_ROWS : have ? 2 * (have.length / this.stride) : this.firstRows;
-    const chunk = newChunk(Math.min(CHUNK_ROWS, Math.max(1, rows)) * this.stride);
+    const chunk = zeroedInt32(Math.min(CHUNK_ROWS, Math.max(1, rows)) * this.stride);
     if (have) chunk.set(have);
     this.chunks[at] = chunk;
     return chunk;
