@@ -120,8 +120,7 @@ export class EvidenceReader {
   /** Single-value sysfs/procfs attribute: the text with its trailing newline removed. */
   value(path: string): string | undefined {
     const t = this.text(path);
-    if (t === undefined) return undefined;
-    return t.endsWith("\n") ? t.slice(0, -1) : t;
+    return t === undefined ? undefined : withoutNewline(t);
   }
 
   /** True when the file was cut by the shipper's size cap. */
@@ -147,12 +146,7 @@ export class EvidenceReader {
 
   /** Why `path` has no usable evidence of the wanted kind; undefined when it has. */
   unreadable(path: string, want: "file" | "link" | "dir"): Unreadable | undefined {
-    const e = this.entry(want === "dir" ? dirKey(path) : path);
-    if (!e) return { reason: "absent" };
-    if (e.kind === want) return undefined;
-    if (e.kind === "error") return { reason: "error", code: e.code, message: e.message };
-    if (e.kind === "timeout") return { reason: "timeout", afterMs: e.afterMs };
-    return { reason: "wrong_kind", kind: e.kind };
+    return whyUnreadable(this.entry(want === "dir" ? dirKey(path) : path), want);
   }
 
   /** Every evidence path that starts with `prefix`. Linear in the bundle; callers cache what they need. */
@@ -258,6 +252,27 @@ export class EvidenceReader {
     if (this.map === null) return evidenceList(this.record);
     return { paths: [...this.map.keys()], entries: [...this.map.values()] };
   }
+}
+
+/**
+ * Why `entry` (an entry already looked up, or undefined for an absent path) is no usable evidence of
+ * the wanted kind; undefined when it is. For readers that hold the entry: asking
+ * `EvidenceReader.unreadable` would look the path up again.
+ */
+export function whyUnreadable(
+  entry: EvidenceEntry | undefined,
+  want: "file" | "link" | "dir",
+): Unreadable | undefined {
+  if (!entry) return { reason: "absent" };
+  if (entry.kind === want) return undefined;
+  if (entry.kind === "error") return { reason: "error", code: entry.code, message: entry.message };
+  if (entry.kind === "timeout") return { reason: "timeout", afterMs: entry.afterMs };
+  return { reason: "wrong_kind", kind: entry.kind };
+}
+
+/** A single-value attribute's text without its trailing newline. */
+export function withoutNewline(text: string): string {
+  return text.endsWith("\n") ? text.slice(0, -1) : text;
 }
 
 /** The last path component of a link target (`../../../../bus/pci/drivers/nvme` -> `nvme`). */

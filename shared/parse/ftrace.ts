@@ -12,7 +12,7 @@
 import type { FileEntry } from "../contracts/snapshot.js";
 import { AsciiWindow, hashBytes, keepShapes, NextChar, SegmentCache } from "./ascii.js";
 import { Float64Column, Int32Column } from "./columns.js";
-import type { EvidenceReader, Unreadable } from "./evidence.js";
+import { type EvidenceReader, type Unreadable, whyUnreadable } from "./evidence.js";
 import { IssueList, MAX_LINE_CHARS, type ParseIssue, type ParseResult, result } from "./result.js";
 
 export const TRACE_EVENT_KINDS = ["function", "kprobe", "kretprobe", "marker", "other"] as const;
@@ -1734,7 +1734,7 @@ export function readTrace(reader: EvidenceReader): ParseResult<TraceView | null>
   const fileAt = (path: string): FileEntry | undefined => {
     const entry = reader.entry(path);
     if (entry?.kind === "file") return entry;
-    const why = reader.unreadable(path, "file");
+    const why = whyUnreadable(entry, "file");
     if (why !== undefined && why.reason !== "absent") unreadable.push({ path, reason: why });
     return undefined;
   };

@@ -5,7 +5,7 @@
  */
 import { asciiBytes } from "./ascii.js";
 import { type CgroupInfo, type CgroupOwner, parseCgroup } from "./cgroup.js";
-import { EvidenceReader, type Unreadable } from "./evidence.js";
+import { EvidenceReader, type Unreadable, whyUnreadable, withoutNewline } from "./evidence.js";
 import { type Mount, parseMountinfo, readDecimal } from "./mountinfo.js";
 import {
   type IssueCode,
@@ -351,10 +351,6 @@ export interface ProcessTable {
 
 const NO_OWNER: CgroupOwner = { podUid: null, qos: null, containerId: null, runtime: null };
 
-function withoutNewline(text: string): string {
-  return text.endsWith("\n") ? text.slice(0, -1) : text;
-}
-
 /** The evidence of a listed process with nothing shipped below `proc/<pid>/`. */
 const NO_EVIDENCE = new EvidenceReader({});
 
@@ -390,7 +386,7 @@ function processFile(
 ): string | undefined {
   const e = dir.entry(name);
   if (e?.kind !== "file") {
-    const why = dir.unreadable(name, "file");
+    const why = whyUnreadable(e, "file");
     if (why) unreadable.push({ path: base + name, why });
     return undefined;
   }

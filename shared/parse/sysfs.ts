@@ -5,7 +5,14 @@
  * never "false" or "absent".
  */
 import type { EvidenceEntry } from "../contracts/snapshot.js";
-import { basename, dirKey, type EvidenceReader, type Unreadable } from "./evidence.js";
+import {
+  basename,
+  dirKey,
+  type EvidenceReader,
+  type Unreadable,
+  whyUnreadable,
+  withoutNewline,
+} from "./evidence.js";
 import { IssueList, type ParseResult, result } from "./result.js";
 import {
   type BlockDeviceKind,
@@ -280,8 +287,7 @@ class FactReader {
         this.issues.add("non_utf8", "bytes that are not UTF-8 were replaced", undefined, [path]);
       }
     } else {
-      // EvidenceReader.value: the text without its trailing newline.
-      raw = entry.data.endsWith("\n") ? entry.data.slice(0, -1) : entry.data;
+      raw = withoutNewline(entry.data);
     }
     const value = parse(raw);
     if (value === INVALID) return this.invalid(path, raw);
@@ -311,8 +317,8 @@ class FactReader {
 
   /**
    * The fact for `path`, whose entry `entry` holds no evidence of the wanted kind. The reason is read
-   * from the entry in hand, as EvidenceReader.unreadable would: asking the reader looked the path up
-   * again, 33 of readSysfs's 438 lookups on the bench bundle (27 error entries, 6 absent paths).
+   * from the entry in hand: asking the reader looked the path up again, 33 of readSysfs's 438 lookups
+   * on the bench bundle (27 error entries, 6 absent paths).
    */
   private notA<T>(
     path: string,
@@ -320,11 +326,8 @@ class FactReader {
     want: "file" | "link" | "dir",
     whenEnoent: { value: T } | undefined,
   ): SysfsFact<T> {
-    let why: Unreadable;
-    if (entry === undefined) why = { reason: "absent" };
-    else if (entry.kind === "error") why = { reason: "error", code: entry.code, message: entry.message };
-    else if (entry.kind === "timeout") why = { reason: "timeout", afterMs: entry.afterMs };
-    else why = { reason: "wrong_kind", kind: entry.kind };
+    // Never undefined: the caller found no entry of the wanted kind.
+    const why = whyUnreadable(entry, want) ?? { reason: "absent" };
     return this.unreadable(path, why, want, whenEnoent);
   }
 
